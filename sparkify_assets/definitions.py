@@ -1,0 +1,117 @@
+"""The one Definitions object: assets, jobs and resources, wired from environment variables.
+
+With no configuration at all it runs on the embedded default: the sample lake shipped in the repo
+and a DuckDB file. Every setting is read here, once; a bad value stops the load with one message
+that names the variable and what it accepts. Secrets only travel as `dagster.EnvVar`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    EnvVar,
+    define_asset_job,
+    in_process_executor,
+    load_assets_from_modules,
+)
+
+from sparkify_assets.assets import reports, staging, star
+from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
+from sparkify_assets.resources.warehouse import DEFAULT_DUCKDB_PATH, ENGINES, Warehouse
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work, named with what it accepts."""
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, accepted: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in accepted:
+        raise ConfigError(f"{name}={value!r} is not supported; use one of: {', '.join(accepted)}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"{name}={value!r} is not a TCP port; use a number from 1 to 65535")
+    return int(value)
+
+
+def build_lake(env: Mapping[str, str]) -> Lake:
+    url = env.get("SPARKIFY_LAKE", "").strip() or str(SAMPLE_LAKE)
+    if url.startswith("s3://"):
+        if not url[5:].split("/", 1)[0]:
+            raise ConfigError(f"SPARKIFY_LAKE={url!r} names no bucket; use s3://bucket/prefix")
+    elif "://" in url:
+        raise ConfigError(
+            f"SPARKIFY_LAKE={url!r} is not supported; use a folder or s3://bucket/prefix"
+        )
+    elif not os.path.isdir(os.path.expanduser(url)):
+        raise ConfigError(
+            f"SPARKIFY_LAKE={url!r} is not a folder; use a folder or s3://bucket/prefix"
+        )
+    return Lake(url=url, s3_endpoint_url=env.get("SPARKIFY_S3_ENDPOINT_URL") or None)
+
+
+def build_warehouse(env: Mapping[str, str]) -> Warehouse:
+    engine = _choice(env, "SPARKIFY_WAREHOUSE", "duckdb", ENGINES)
+    if engine == "duckdb":
+        return Warehouse(
+            engine=engine, duckdb_path=env.get("SPARKIFY_DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH)
+        )
+    default_port = 5439 if engine == "redshift" else 5432
+    password = EnvVar("SPARKIFY_DB_PASSWORD") if env.get("SPARKIFY_DB_PASSWORD") else None
+    return Warehouse(
+        engine=engine,
+        host=env.get("SPARKIFY_DB_HOST") or "127.0.0.1",
+        port=_port(env, "SPARKIFY_DB_PORT", default_port),
+        database=env.get("SPARKIFY_DB_NAME") or "sparkify",
+        user=env.get("SPARKIFY_DB_USER") or "sparkify",
+        password=password,
+    )
+
+
+ALL_ASSETS = load_assets_from_modules([staging, star, reports])
+TABLE_ASSETS = [
+    "staging_events",
+    "staging_songs",
+    "users",
+    "songs",
+    "artists",
+    "time",
+    "songplays",
+]
+
+sparkify_job = define_asset_job(
+    "sparkify_job",
+    selection=AssetSelection.all(),
+    description="Take in what is new in the lake: staging, then the star schema, then reports.",
+)
+full_refresh_job = define_asset_job(
+    "full_refresh_job",
+    selection=AssetSelection.all(),
+    description="Rebuild every table from everything in the lake.",
+    config={"ops": {name: {"config": {"full_refresh": True}} for name in TABLE_ASSETS}},
+)
+
+
+def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
+    env = os.environ if env is None else env
+    return Definitions(
+        assets=ALL_ASSETS,
+        jobs=[sparkify_job, full_refresh_job],
+        resources={"warehouse": build_warehouse(env), "lake": build_lake(env)},
+        # One process for the whole graph: its steps are SQL the warehouse runs, so a process
+        # per step (Dagster's default) would only add about a second of start-up to each.
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions()

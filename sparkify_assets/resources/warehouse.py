@@ -1,0 +1,275 @@
+"""The warehouse: one Dagster resource, one small interface, three engines.
+
+- `duckdb` (default): an embedded database file; no server, no AWS account.
+- `postgres`: a PostgreSQL server over psycopg2, the local stand-in for Redshift's wire protocol
+  and transactions.
+- `redshift`: production (see `redshift.py`).
+
+Every asset works through `Warehouse.session()`: one connection, one transaction. Whatever the
+asset writes commits together or not at all, so a failed run leaves its tables as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg2
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from sparkify_assets import sql_files
+from sparkify_assets.resources import json_records
+from sparkify_assets.resources.lake import Lake, LakeObject
+
+ENGINES = ("duckdb", "postgres", "redshift")
+DEFAULT_DUCKDB_PATH = Path(__file__).resolve().parents[2] / "data" / "sparkify.duckdb"
+# Objects parsed per statement: bounds memory on big loads and the spool folder on S3 lakes.
+CHUNK_OBJECTS = 2_000
+CHUNK_BYTES = 256 * 1024 * 1024
+LOAD_OBJECTS_COLUMNS = ("object_key", "etag", "size", "rows_loaded", "rows_rejected")
+
+
+class Session:
+    """One connection and its transaction; subclasses supply the engine."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        """Run one statement; return the rows it changed (-1 when that means nothing)."""
+        raise NotImplementedError
+
+    def fetch(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        return self.query(sql, params)[1]
+
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None
+    ) -> tuple[list[str], list[tuple]]:
+        """Run a query; return its column names and rows."""
+        raise NotImplementedError
+
+    def run(self, file: str, section: str, params: dict[str, Any] | None = None) -> list[int]:
+        """Run the statements of a section of `sql/<file>.sql`; return each one's row count."""
+        return [self.execute(s, params) for s in sql_files.statements(file, section, self.dialect)]
+
+    def fetch_section(self, file: str, section: str, params: dict[str, Any] | None = None):
+        (statement,) = sql_files.statements(file, section, self.dialect)
+        return self.fetch(statement, params)
+
+    def create_table(self, table: str) -> None:
+        self.run(table, "create")
+
+    def count(self, table: str) -> int:
+        return self.fetch(f'SELECT COUNT(*) FROM "{table}"')[0][0]
+
+    def load_objects(self, rows: Sequence[tuple]) -> None:
+        """Replace the session's temp table `load_objects` (LOAD_OBJECTS_COLUMNS) with `rows`."""
+        raise NotImplementedError
+
+    def stage(
+        self, table: str, lake: Lake, objects: Sequence[LakeObject], load_batch: int
+    ) -> dict[str, tuple[int, int]]:
+        """Load `objects` into staging `table` and its rejects; return per key (rows, rejects)."""
+        counts: dict[str, tuple[int, int]] = {}
+        with _parser(self) as parser:
+            for chunk in _chunks(objects):
+                with lake.local_files(o.key for o in chunk) as paths:
+                    counts.update(self._stage_chunk(parser, table, paths, load_batch))
+        return counts
+
+    def _stage_chunk(self, parser, table, paths, load_batch) -> dict[str, tuple[int, int]]:
+        raise NotImplementedError
+
+
+def _chunks(objects: Sequence[LakeObject]) -> Iterator[list[LakeObject]]:
+    chunk: list[LakeObject] = []
+    size = 0
+    for obj in objects:
+        if chunk and (len(chunk) >= CHUNK_OBJECTS or size + obj.size > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(obj)
+        size += obj.size
+    if chunk:
+        yield chunk
+
+
+@contextlib.contextmanager
+def _parser(session: Session) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The DuckDB connection that parses raw JSON: the warehouse itself, or an in-memory one."""
+    if isinstance(session, DuckDBSession):
+        yield session.con
+        return
+    con = duckdb.connect(config={"memory_limit": "1GB", "threads": 2})
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _parse_chunk(con: duckdb.DuckDBPyConnection, table: str, paths: dict[str, Path]):
+    """Parse a chunk of objects into the parser's temp table; return per key (rows, rejects)."""
+    keys = list(paths)
+    files = [str(paths[k]) for k in keys]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE load_files AS "
+        "SELECT unnest($keys) AS object_key, unnest($files) AS path",
+        {"keys": keys, "files": files},
+    )
+    con.execute(json_records.parse_query(table), {"paths": files})
+    counts = {key: (0, 0) for key in keys}
+    counts.update(
+        {key: (good, bad) for key, good, bad in con.execute(json_records.COUNTS_QUERY).fetchall()}
+    )
+    return counts
+
+
+def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters a DuckDB statement names: DuckDB refuses extra ones, psycopg2 ignores them."""
+    return {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+
+
+class DuckDBSession(Session):
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def execute(self, sql, params=None):
+        cursor = self.con.execute(sql, _used(sql, params))
+        if cursor.description and cursor.description[0][0] == "Count":
+            row = cursor.fetchone()
+            return row[0] if row else -1
+        return -1
+
+    def query(self, sql, params=None):
+        cursor = self.con.execute(sql, _used(sql, params))
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    def load_objects(self, rows):
+        columns = list(zip(*rows, strict=True)) if rows else [[]] * len(LOAD_OBJECTS_COLUMNS)
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE load_objects AS SELECT "
+            + ", ".join(
+                f"CAST(unnest(${c}) AS {'VARCHAR' if i < 2 else 'BIGINT'}) AS {c}"
+                for i, c in enumerate(LOAD_OBJECTS_COLUMNS)
+            ),
+            dict(zip(LOAD_OBJECTS_COLUMNS, map(list, columns), strict=True)),
+        )
+
+    def _stage_chunk(self, parser, table, paths, load_batch):
+        counts = _parse_chunk(parser, table, paths)
+        params = {"load_batch": load_batch}
+        self.con.execute(f"INSERT INTO {table} {json_records.good_rows_query(table)}", params)
+        self.con.execute(f"INSERT INTO staging_rejects {json_records.rejects_query(table)}", params)
+        return counts
+
+
+class PostgresSession(Session):
+    dialect = "postgres"
+
+    def __init__(self, con):
+        self.con = con
+
+    def execute(self, sql, params=None):
+        with self.con.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.rowcount
+
+    def query(self, sql, params=None):
+        with self.con.cursor() as cur:
+            cur.execute(sql, params)
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    def copy_csv(self, table: str, columns: Sequence[str], stream) -> None:
+        with self.con.cursor() as cur:
+            cur.copy_expert(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", stream
+            )
+
+    def load_objects(self, rows):
+        self.execute("DROP TABLE IF EXISTS load_objects")
+        self.execute(
+            "CREATE TEMP TABLE load_objects (object_key VARCHAR(1024), etag VARCHAR(128), "
+            "size BIGINT, rows_loaded BIGINT, rows_rejected BIGINT)"
+        )
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(rows)
+        buffer.seek(0)
+        self.copy_csv("load_objects", LOAD_OBJECTS_COLUMNS, buffer)
+
+    def _stage_chunk(self, parser, table, paths, load_batch):
+        counts = _parse_chunk(parser, table, paths)
+        staging_columns = [c.name for c in sql_files.columns(table)]
+        reject_columns = [c.name for c in sql_files.columns("staging_rejects")]
+        for target, columns, query in (
+            (table, staging_columns, json_records.good_rows_query(table)),
+            ("staging_rejects", reject_columns, json_records.rejects_query(table)),
+        ):
+            # DuckDB writes the CSV (NULL unquoted, '' quoted, doubles round-trip exactly);
+            # PostgreSQL's COPY reads it in one stream.
+            with tempfile.TemporaryDirectory(prefix="sparkify-copy-") as tmp:
+                path = os.path.join(tmp, "rows.csv")
+                parser.execute(
+                    f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false)",
+                    {"load_batch": load_batch},
+                )
+                with open(path, encoding="utf-8") as stream:
+                    self.copy_csv(target, columns, stream)
+        return counts
+
+
+class Warehouse(ConfigurableResource):
+    """The warehouse the star schema lives in. `engine` picks DuckDB, PostgreSQL or Redshift."""
+
+    engine: str = Field(default="duckdb", description="duckdb, postgres or redshift")
+    duckdb_path: str = Field(default=str(DEFAULT_DUCKDB_PATH), description="DuckDB database file")
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str = "sparkify"
+    user: str = "sparkify"
+    password: str | None = Field(default=None, description="Never logged; pass via EnvVar")
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for people: never includes a secret."""
+        if self.engine == "duckdb":
+            return str(Path(self.duckdb_path).resolve())
+        return f"{self.engine}://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A connection holding one transaction: committed on success, rolled back on error."""
+        if self.engine == "duckdb":
+            Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(self.duckdb_path, config={"memory_limit": "1GB"})
+            session: Session = DuckDBSession(con)
+            con.begin()
+        elif self.engine == "postgres":
+            con = psycopg2.connect(
+                host=self.host,
+                port=self.port,
+                dbname=self.database,
+                user=self.user,
+                password=self.password,
+                connect_timeout=10,
+                application_name="sparkify_assets",
+            )
+            session = PostgresSession(con)
+        else:
+            raise ValueError(f"warehouse engine {self.engine!r} is not one of {ENGINES}")
+        try:
+            yield session
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            con.close()

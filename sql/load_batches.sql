@@ -1,0 +1,24 @@
+-- load_batches: one row per staging load that took in at least one object. Batch numbers only
+-- grow, even across full refreshes, so a star table's watermark never points past new data.
+
+-- name: create
+CREATE TABLE IF NOT EXISTS load_batches (
+    load_batch    BIGINT      NOT NULL,
+    table_name    VARCHAR(64) NOT NULL,
+    objects       BIGINT      NOT NULL,
+    rows_loaded   BIGINT      NOT NULL,
+    rows_rejected BIGINT      NOT NULL,
+    full_refresh  BOOLEAN     NOT NULL,
+    loaded_at     TIMESTAMP   NOT NULL
+)
+DISTSTYLE ALL
+SORTKEY (load_batch);
+
+-- name: next_batch
+SELECT COALESCE(MAX(load_batch), 0) + 1 FROM load_batches;
+
+-- name: record
+INSERT INTO load_batches
+    (load_batch, table_name, objects, rows_loaded, rows_rejected, full_refresh, loaded_at)
+VALUES (%(load_batch)s, %(table_name)s, %(objects)s, %(rows_loaded)s, %(rows_rejected)s,
+        %(full_refresh)s, CAST(%(loaded_at)s AS TIMESTAMP));

@@ -1,0 +1,34 @@
+-- load_manifest: one row per lake object loaded into a staging table, with the version that was
+-- loaded (ETag, or size and mtime for a folder). A run loads only objects whose version differs.
+
+-- name: create
+CREATE TABLE IF NOT EXISTS load_manifest (
+    table_name    VARCHAR(64)   NOT NULL,
+    object_key    VARCHAR(1024) NOT NULL,
+    etag          VARCHAR(128)  NOT NULL,
+    size          BIGINT        NOT NULL,
+    load_batch    BIGINT        NOT NULL,
+    rows_loaded   BIGINT        NOT NULL,
+    rows_rejected BIGINT        NOT NULL,
+    loaded_at     TIMESTAMP     NOT NULL
+)
+-- Small and read whole by every staging run: a copy on every node.
+DISTSTYLE ALL
+SORTKEY (table_name, object_key);
+
+-- name: versions
+SELECT object_key, etag FROM load_manifest WHERE table_name = %(table_name)s;
+
+-- name: delete_objects
+DELETE FROM load_manifest
+WHERE table_name = %(table_name)s AND object_key IN (SELECT object_key FROM load_objects);
+
+-- name: delete_all
+DELETE FROM load_manifest WHERE table_name = %(table_name)s;
+
+-- name: record_objects
+INSERT INTO load_manifest
+    (table_name, object_key, etag, size, load_batch, rows_loaded, rows_rejected, loaded_at)
+SELECT %(table_name)s, object_key, etag, size, %(load_batch)s, rows_loaded, rows_rejected,
+       CAST(%(loaded_at)s AS TIMESTAMP)
+FROM load_objects;

@@ -1,0 +1,68 @@
+-- songplays: one row per 'NextSong' event with a non-empty userId (a play by a logged-in user).
+-- song_id/artist_id come from the catalogue song with exactly the same title, artist name and
+-- duration, else NULL. songplay_id is the md5 of the event's natural key
+-- (userId:sessionId:itemInSession:ts), so a reload or rerun yields the same id.
+
+-- name: create
+CREATE TABLE IF NOT EXISTS songplays (
+    songplay_id VARCHAR(32)   NOT NULL,
+    start_time  TIMESTAMP     NOT NULL,
+    user_id     INTEGER       NOT NULL,
+    level       VARCHAR(16),
+    song_id     VARCHAR(32),
+    artist_id   VARCHAR(32),
+    session_id  INTEGER,
+    location    VARCHAR(512),
+    user_agent  VARCHAR(512),
+    -- The event log object the play came from: a changed object replaces exactly its plays.
+    source_key  VARCHAR(1024) NOT NULL,
+    PRIMARY KEY (songplay_id)
+)
+-- Not on song_id (mostly NULL: most plays are not in the catalogue, so one node would get them)
+-- nor user_id (few distinct users); start_time spreads evenly and co-locates with "time".
+-- Sorted on start_time: analytics filter by time, and each load appends the newest times.
+DISTKEY (start_time)
+SORTKEY (start_time);
+
+-- name: merge
+-- Event objects whose plays change in this run: those with new events, and those with events
+-- naming a song that just arrived in the catalogue (their song_id was NULL until now).
+CREATE TEMP TABLE songplays_objects AS
+SELECT DISTINCT e.source_key FROM new_staging_events AS e
+UNION
+SELECT DISTINCT e.source_key
+FROM staging_events AS e
+JOIN new_staging_songs AS s
+  ON e.song = s.title AND e.artist = s.artist_name AND e.length = s.duration
+WHERE e.page = 'NextSong';
+
+DELETE FROM songplays WHERE source_key IN (SELECT source_key FROM songplays_objects);
+
+INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id,
+                       location, user_agent, source_key)
+SELECT MD5(e.userid || ':' || CAST(e.sessionid AS VARCHAR) || ':'
+           || CAST(e.iteminsession AS VARCHAR) || ':' || CAST(e.ts AS VARCHAR)),
+       TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second',
+       CAST(e.userid AS INTEGER),
+       e.level,
+       catalogue.song_id,
+       catalogue.artist_id,
+       e.sessionid,
+       e.location,
+       e.useragent,
+       e.source_key
+FROM staging_events AS e
+JOIN songplays_objects AS o ON o.source_key = e.source_key
+LEFT JOIN (
+    -- One catalogue entry per (title, artist name, duration): the smallest song_id, artist_id.
+    SELECT title, artist_name, duration, song_id, artist_id,
+           ROW_NUMBER() OVER (
+               PARTITION BY title, artist_name, duration ORDER BY song_id, artist_id
+           ) AS preference
+    FROM staging_songs
+) AS catalogue
+  ON catalogue.title = e.song
+ AND catalogue.artist_name = e.artist
+ AND catalogue.duration = e.length
+ AND catalogue.preference = 1
+WHERE e.page = 'NextSong' AND e.userid <> '';

@@ -1,0 +1,23 @@
+-- staging_rejects: one row per raw record (or whole object) that could not be staged, with where
+-- it came from, why, and the start of its raw text. The rest of its object still loads.
+
+-- name: create
+CREATE TABLE IF NOT EXISTS staging_rejects (
+    table_name  VARCHAR(64)   NOT NULL,
+    source_key  VARCHAR(1024) NOT NULL,
+    -- NULL when the whole object was rejected (unreadable, not UTF-8).
+    source_line INTEGER,
+    reason      VARCHAR(256)  NOT NULL,
+    -- The first 300 characters of the record (up to 4 bytes each in UTF-8).
+    raw_text    VARCHAR(1200),
+    load_batch  BIGINT        NOT NULL
+)
+DISTSTYLE EVEN
+SORTKEY (load_batch);
+
+-- name: delete_objects
+DELETE FROM staging_rejects
+WHERE table_name = %(table_name)s AND source_key IN (SELECT object_key FROM load_objects);
+
+-- name: delete_all
+DELETE FROM staging_rejects WHERE table_name = %(table_name)s;
