@@ -1,0 +1,192 @@
+"""Asset checks: set-based SQL in the warehouse (`sql/checks.sql`) that guards every table.
+
+Each rule selects the rows that break it; a check reports how many and up to 10 of them. Rules
+that protect what is built downstream (staging health, keys, references, the level domain) are
+blocking: when one fails, the assets below it do not materialize in that run and
+`dagster asset materialize` exits non-zero. Softer rules (a song with an odd year, a gender
+outside M/F) warn and let the run go on.
+
+One multi-asset check per table keeps the step count low (a table's rules share one connection);
+each rule is still its own check in the UI, and can run alone.
+"""
+
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+    build_column_schema_change_checks,
+    multi_asset_check,
+)
+from dagster._utils.warnings import BetaWarning
+
+from sparkify_assets import sql_files
+from sparkify_assets.assets.metadata import markdown_table
+from sparkify_assets.resources.warehouse import Session, Warehouse
+
+SAMPLE_SIZE = 10
+CHECKED_TABLES = (
+    "load_manifest",
+    "load_batches",
+    "staging_rejects",
+    "staging_events",
+    "staging_songs",
+    "users",
+    "songs",
+    "artists",
+    "time",
+    "songplays",
+)
+DEFAULT_MAX_REJECT_RATE = 0.01
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str
+    name: str
+    description: str
+    blocking: bool
+
+    @property
+    def section(self) -> str:
+        return f"{self.table}__{self.name}"
+
+
+RULES = (
+    Rule("staging_events", "not_empty", "Event objects were loaded, so events are staged.", True),
+    Rule(
+        "staging_events",
+        "reject_rate",
+        "The latest load rejected at most the allowed share of records.",
+        True,
+    ),
+    Rule(
+        "staging_events", "no_rejects", "No event record is quarantined in staging_rejects.", False
+    ),
+    Rule("staging_songs", "not_empty", "Song objects were loaded, so songs are staged.", True),
+    Rule(
+        "staging_songs",
+        "reject_rate",
+        "The latest load rejected at most the allowed share of records.",
+        True,
+    ),
+    Rule("staging_songs", "no_rejects", "No song record is quarantined in staging_rejects.", False),
+    Rule("staging_songs", "one_version_per_song", "All raw records of a song_id agree.", False),
+    Rule("users", "key", "user_id is not null and unique.", True),
+    Rule("users", "level_domain", "level is 'free' or 'paid'.", True),
+    Rule("users", "gender_domain", "gender is 'M', 'F' or unknown (NULL).", False),
+    Rule("users", "matches_staging", "One user per non-empty userId in staging_events.", False),
+    Rule(
+        "users", "level_is_latest", "Each user's level is that of the user's latest event.", False
+    ),
+    Rule("songs", "key", "song_id is not null and unique.", True),
+    Rule("songs", "duration_positive", "duration is more than 0 seconds.", False),
+    Rule("songs", "year_plausible", "year is 0 (unknown) or from 1900 to next year.", False),
+    Rule("artists", "key", "artist_id is not null and unique.", True),
+    Rule(
+        "artists",
+        "coordinates_in_range",
+        "latitude within ±90 and longitude within ±180, or NULL.",
+        False,
+    ),
+    Rule("time", "key", "start_time is not null and unique.", True),
+    Rule("time", "parts_in_range", "hour, day, week, month and weekday are within range.", False),
+    Rule("songplays", "key", "songplay_id is not null and unique.", True),
+    Rule("songplays", "user_in_users", "Every user_id is in users.", True),
+    Rule("songplays", "start_time_in_time", "Every start_time is in time.", True),
+    Rule("songplays", "song_in_songs", "Every non-null song_id is in songs.", True),
+    Rule("songplays", "artist_in_artists", "Every non-null artist_id is in artists.", True),
+    Rule("songplays", "level_domain", "level is 'free' or 'paid'.", True),
+    Rule("songplays", "not_in_future", "No play starts in the future.", False),
+    Rule(
+        "songplays",
+        "matches_staging",
+        "Each event object has one play per NextSong event by a logged-in user.",
+        False,
+    ),
+)
+
+
+def rule_parameters(max_reject_rate: float, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    return {
+        "max_reject_rate": max_reject_rate,
+        "now": now.isoformat(sep=" "),
+        "next_year": now.year + 1,
+    }
+
+
+def evaluate(
+    session: Session, rule: Rule, parameters: Mapping[str, Any]
+) -> tuple[int, list[str], list[tuple]]:
+    """How many rows break `rule`, and the first SAMPLE_SIZE of them (with their column names)."""
+    (query,) = sql_files.statements("checks", rule.section, session.dialect)
+    (failing,) = session.fetch(f"SELECT COUNT(*) FROM ({query}) AS failing", dict(parameters))[0]
+    header, sample = session.query(
+        f"SELECT * FROM ({query}) AS failing ORDER BY 1 LIMIT {SAMPLE_SIZE}", dict(parameters)
+    )
+    return failing, header, sample
+
+
+def _result(rule: Rule, failing: int, header: list[str], sample: list[tuple]) -> AssetCheckResult:
+    metadata: dict[str, Any] = {"failing_rows": failing}
+    if failing:
+        metadata["failing_keys"] = MetadataValue.json([str(row[0]) for row in sample])
+        metadata["failing_sample"] = MetadataValue.md(markdown_table(header, sample))
+    return AssetCheckResult(
+        asset_key=AssetKey(rule.table),
+        check_name=rule.name,
+        passed=failing == 0,
+        severity=AssetCheckSeverity.ERROR if rule.blocking else AssetCheckSeverity.WARN,
+        metadata=metadata,
+    )
+
+
+def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> AssetChecksDefinition:
+    specs = [
+        AssetCheckSpec(r.name, asset=table, description=r.description, blocking=r.blocking)
+        for r in rules
+    ]
+
+    @multi_asset_check(name=f"{table}_checks", specs=specs, can_subset=True)
+    def table_checks(
+        context: AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> Iterable[AssetCheckResult]:
+        selected = context.selected_asset_check_keys
+        parameters = rule_parameters(max_reject_rate)
+        with warehouse.session() as session:
+            # Checks run on a fresh warehouse too (the checks job): an absent table is empty.
+            for name in CHECKED_TABLES:
+                session.create_table(name)
+            for rule in rules:
+                if AssetCheckKey(AssetKey(table), rule.name) not in selected:
+                    continue
+                failing, header, sample = evaluate(session, rule, parameters)
+                if failing:
+                    context.log.warning(f"check {table}.{rule.name} failed: {failing} row(s)")
+                yield _result(rule, failing, header, sample)
+
+    return table_checks
+
+
+def build_checks(max_reject_rate: float = DEFAULT_MAX_REJECT_RATE) -> list[AssetChecksDefinition]:
+    """Every rule's check, grouped by table, plus a check per table that its columns hold."""
+    tables = list(dict.fromkeys(r.table for r in RULES))
+    rule_checks = [
+        _table_checks(t, [r for r in RULES if r.table == t], max_reject_rate) for t in tables
+    ]
+    with warnings.catch_warnings():
+        # The builder is marked beta; it is the one Dagster ships for exactly this rule.
+        warnings.simplefilter("ignore", BetaWarning)
+        schema_checks = build_column_schema_change_checks(assets=tables)
+    return [*rule_checks, *schema_checks]

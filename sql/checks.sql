@@ -1,0 +1,173 @@
+-- Asset checks: each section selects the rows that break one rule, key first, nothing when the
+-- rule holds. Sections are named <table>__<check>; sparkify_assets/checks.py counts the rows and
+-- shows up to 10 of them.
+
+-- name: staging_events__not_empty
+-- The lake held event objects, yet no event row is staged.
+SELECT table_name, COUNT(*) AS objects
+FROM load_manifest
+WHERE table_name = 'staging_events'
+  AND NOT EXISTS (SELECT 1 FROM staging_events)
+GROUP BY table_name;
+
+-- name: staging_songs__not_empty
+SELECT table_name, COUNT(*) AS objects
+FROM load_manifest
+WHERE table_name = 'staging_songs'
+  AND NOT EXISTS (SELECT 1 FROM staging_songs)
+GROUP BY table_name;
+
+-- name: staging_events__reject_rate
+-- The objects of the latest event load, worst first, when its reject rate is over the limit.
+SELECT m.object_key, m.rows_rejected, m.rows_loaded
+FROM load_manifest AS m
+JOIN load_batches AS b ON b.load_batch = m.load_batch AND b.table_name = m.table_name
+WHERE m.table_name = 'staging_events'
+  AND m.rows_rejected > 0
+  AND b.load_batch = (SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_events')
+  AND b.rows_rejected > %(max_reject_rate)s * (b.rows_loaded + b.rows_rejected);
+
+-- name: staging_songs__reject_rate
+SELECT m.object_key, m.rows_rejected, m.rows_loaded
+FROM load_manifest AS m
+JOIN load_batches AS b ON b.load_batch = m.load_batch AND b.table_name = m.table_name
+WHERE m.table_name = 'staging_songs'
+  AND m.rows_rejected > 0
+  AND b.load_batch = (SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_songs')
+  AND b.rows_rejected > %(max_reject_rate)s * (b.rows_loaded + b.rows_rejected);
+
+-- name: staging_events__no_rejects
+-- Every record quarantined so far, with its reason: worth a look even under the rate limit.
+SELECT source_key, source_line, reason
+FROM staging_rejects
+WHERE table_name = 'staging_events';
+
+-- name: staging_songs__no_rejects
+SELECT source_key, source_line, reason
+FROM staging_rejects
+WHERE table_name = 'staging_songs';
+
+-- name: staging_songs__one_version_per_song
+-- A song_id whose raw records disagree on what the song is.
+SELECT song_id, COUNT(DISTINCT title) AS titles, COUNT(*) AS records
+FROM staging_songs
+GROUP BY song_id
+HAVING COUNT(DISTINCT title) > 1
+    OR COUNT(DISTINCT artist_id) > 1
+    OR COUNT(DISTINCT duration) > 1
+    OR COUNT(DISTINCT year) > 1;
+
+-- name: users__key
+SELECT user_id, COUNT(*) AS copies FROM users GROUP BY user_id
+HAVING user_id IS NULL OR COUNT(*) > 1;
+
+-- name: users__level_domain
+SELECT user_id, level FROM users WHERE level IS NULL OR level NOT IN ('free', 'paid');
+
+-- name: users__gender_domain
+SELECT user_id, gender FROM users WHERE gender NOT IN ('M', 'F');
+
+-- name: users__matches_staging
+-- Users missing from the dimension, or present without any event.
+SELECT CAST(e.userid AS INTEGER) AS user_id, 'missing' AS problem
+FROM staging_events AS e
+WHERE e.userid <> ''
+  AND NOT EXISTS (SELECT 1 FROM users AS u WHERE u.user_id = CAST(e.userid AS INTEGER))
+GROUP BY CAST(e.userid AS INTEGER)
+UNION ALL
+SELECT u.user_id, 'no events' AS problem
+FROM users AS u
+WHERE NOT EXISTS (
+    SELECT 1 FROM staging_events AS e
+    WHERE e.userid <> '' AND CAST(e.userid AS INTEGER) = u.user_id
+);
+
+-- name: users__level_is_latest
+-- A user whose level is not the level of the user's latest event.
+SELECT u.user_id, u.level, latest.level AS latest_level
+FROM users AS u
+JOIN (
+    SELECT CAST(userid AS INTEGER) AS user_id, level,
+           ROW_NUMBER() OVER (
+               PARTITION BY CAST(userid AS INTEGER)
+               ORDER BY ts DESC, level DESC, sessionid DESC, iteminsession DESC
+           ) AS recency
+    FROM staging_events
+    WHERE userid <> ''
+) AS latest ON latest.user_id = u.user_id AND latest.recency = 1
+WHERE COALESCE(u.level, '') <> COALESCE(latest.level, '');
+
+-- name: songs__key
+SELECT song_id, COUNT(*) AS copies FROM songs GROUP BY song_id
+HAVING song_id IS NULL OR COUNT(*) > 1;
+
+-- name: songs__duration_positive
+SELECT song_id, duration FROM songs WHERE duration IS NULL OR duration <= 0;
+
+-- name: songs__year_plausible
+-- 0 means unknown; anything else should be a real year.
+SELECT song_id, year FROM songs
+WHERE year IS NULL OR (year <> 0 AND (year < 1900 OR year > %(next_year)s));
+
+-- name: artists__key
+SELECT artist_id, COUNT(*) AS copies FROM artists GROUP BY artist_id
+HAVING artist_id IS NULL OR COUNT(*) > 1;
+
+-- name: artists__coordinates_in_range
+SELECT artist_id, latitude, longitude FROM artists
+WHERE latitude NOT BETWEEN -90 AND 90 OR longitude NOT BETWEEN -180 AND 180;
+
+-- name: time__key
+SELECT start_time, COUNT(*) AS copies FROM "time" GROUP BY start_time
+HAVING start_time IS NULL OR COUNT(*) > 1;
+
+-- name: time__parts_in_range
+SELECT start_time, "hour", "day", week, "month", weekday FROM "time"
+WHERE "hour" NOT BETWEEN 0 AND 23
+   OR "day" NOT BETWEEN 1 AND 31
+   OR week NOT BETWEEN 1 AND 53
+   OR "month" NOT BETWEEN 1 AND 12
+   OR weekday NOT BETWEEN 0 AND 6;
+
+-- name: songplays__key
+SELECT songplay_id, COUNT(*) AS copies FROM songplays GROUP BY songplay_id
+HAVING songplay_id IS NULL OR COUNT(*) > 1;
+
+-- name: songplays__user_in_users
+SELECT f.songplay_id, f.user_id FROM songplays AS f
+WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.user_id = f.user_id);
+
+-- name: songplays__start_time_in_time
+SELECT f.songplay_id, f.start_time FROM songplays AS f
+WHERE NOT EXISTS (SELECT 1 FROM "time" AS t WHERE t.start_time = f.start_time);
+
+-- name: songplays__song_in_songs
+SELECT f.songplay_id, f.song_id FROM songplays AS f
+WHERE f.song_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM songs AS s WHERE s.song_id = f.song_id);
+
+-- name: songplays__artist_in_artists
+SELECT f.songplay_id, f.artist_id FROM songplays AS f
+WHERE f.artist_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM artists AS a WHERE a.artist_id = f.artist_id);
+
+-- name: songplays__level_domain
+SELECT songplay_id, level FROM songplays WHERE level IS NULL OR level NOT IN ('free', 'paid');
+
+-- name: songplays__not_in_future
+SELECT songplay_id, start_time FROM songplays WHERE start_time > CAST(%(now)s AS TIMESTAMP);
+
+-- name: songplays__matches_staging
+-- Event objects whose play count differs from their NextSong events by logged-in users.
+SELECT COALESCE(e.source_key, f.source_key) AS source_key,
+       COALESCE(e.plays, 0) AS staged_plays,
+       COALESCE(f.plays, 0) AS songplays
+FROM (
+    SELECT source_key, COUNT(*) AS plays FROM staging_events
+    WHERE page = 'NextSong' AND userid <> ''
+    GROUP BY source_key
+) AS e
+FULL OUTER JOIN (
+    SELECT source_key, COUNT(*) AS plays FROM songplays GROUP BY source_key
+) AS f ON f.source_key = e.source_key
+WHERE COALESCE(e.plays, 0) <> COALESCE(f.plays, 0);

@@ -1,0 +1,208 @@
+"""Asset checks: each rule passes on good data and fails on crafted bad data with the right count
+and keys; a failing blocking check stops what is built below it."""
+
+import shutil
+
+import pytest
+from dagster import AssetCheckSeverity, materialize
+
+from sparkify_assets.checks import RULES, build_checks, evaluate, rule_parameters
+from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.resources.lake import Lake
+from sparkify_assets.resources.warehouse import Warehouse
+from tests.conftest import STAR_TABLES, read_table, run_graph
+
+PARAMETERS = rule_parameters(max_reject_rate=0.01)
+EVENTS_KEY = "(SELECT MIN(object_key) FROM load_manifest WHERE table_name = 'staging_events')"
+FIRST_PLAY = "(SELECT MIN(songplay_id) FROM songplays)"
+
+
+def duplicate(table: str, key: str) -> tuple[list[str], str]:
+    first = f'(SELECT MIN({key}) FROM "{table}")'
+    return [
+        f'INSERT INTO "{table}" SELECT * FROM "{table}" WHERE {key} = {first}'
+    ], f"SELECT {first}"
+
+
+# rule -> (statements that break it, query giving exactly the rows the check must report, by key)
+BREAKS = {
+    "staging_events.not_empty": (["DELETE FROM staging_events"], "SELECT 'staging_events'"),
+    "staging_events.reject_rate": (
+        [
+            "UPDATE load_batches SET rows_rejected = rows_loaded WHERE table_name = 'staging_events'",
+            f"UPDATE load_manifest SET rows_rejected = 5 WHERE object_key = {EVENTS_KEY}",
+        ],
+        f"SELECT {EVENTS_KEY}",
+    ),
+    "staging_events.no_rejects": (
+        [
+            "INSERT INTO staging_rejects VALUES ('staging_events', 'log_data/x.json', 3, 'invalid JSON', '{', 1)"
+        ],
+        "SELECT 'log_data/x.json'",
+    ),
+    "staging_songs.not_empty": (["DELETE FROM staging_songs"], "SELECT 'staging_songs'"),
+    "staging_songs.reject_rate": (
+        [
+            "UPDATE load_batches SET rows_rejected = rows_loaded WHERE table_name = 'staging_songs'",
+            "UPDATE load_manifest SET rows_rejected = 1 WHERE table_name = 'staging_songs' AND object_key IN "
+            "(SELECT object_key FROM load_manifest WHERE table_name = 'staging_songs' ORDER BY 1 LIMIT 3)",
+        ],
+        "SELECT object_key FROM load_manifest WHERE table_name = 'staging_songs' ORDER BY 1 LIMIT 3",
+    ),
+    "staging_songs.no_rejects": (
+        [
+            "INSERT INTO staging_rejects VALUES ('staging_songs', 'song_data/x.json', NULL, 'not UTF-8', NULL, 1)"
+        ],
+        "SELECT 'song_data/x.json'",
+    ),
+    "staging_songs.one_version_per_song": (
+        [
+            "INSERT INTO staging_songs SELECT num_songs, artist_id, artist_latitude, artist_longitude, "
+            "artist_location, artist_name, song_id, title || ' (live)', duration, year, 'song_data/z.json', 1, 9 "
+            "FROM staging_songs WHERE song_id = (SELECT MIN(song_id) FROM staging_songs)"
+        ],
+        "SELECT MIN(song_id) FROM staging_songs",
+    ),
+    "users.key": duplicate("users", "user_id"),
+    "users.level_domain": (
+        ["UPDATE users SET level = 'gold' WHERE user_id = (SELECT MIN(user_id) FROM users)"],
+        "SELECT MIN(user_id) FROM users",
+    ),
+    "users.gender_domain": (
+        ["UPDATE users SET gender = 'X' WHERE user_id = (SELECT MIN(user_id) FROM users)"],
+        "SELECT MIN(user_id) FROM users",
+    ),
+    "users.matches_staging": (
+        ["DELETE FROM users WHERE user_id = (SELECT MIN(user_id) FROM users)"],
+        "SELECT MIN(user_id) FROM users",
+    ),
+    "users.level_is_latest": (
+        [
+            "UPDATE users SET level = CASE level WHEN 'free' THEN 'paid' ELSE 'free' END "
+            "WHERE user_id = (SELECT MIN(user_id) FROM users)"
+        ],
+        "SELECT MIN(user_id) FROM users",
+    ),
+    "songs.key": duplicate("songs", "song_id"),
+    "songs.duration_positive": (
+        ["UPDATE songs SET duration = 0 WHERE song_id = (SELECT MIN(song_id) FROM songs)"],
+        "SELECT MIN(song_id) FROM songs",
+    ),
+    "songs.year_plausible": (
+        [
+            "UPDATE songs SET year = 1800 WHERE song_id IN (SELECT song_id FROM songs ORDER BY 1 LIMIT 2)"
+        ],
+        "SELECT song_id FROM songs ORDER BY 1 LIMIT 2",
+    ),
+    "artists.key": duplicate("artists", "artist_id"),
+    "artists.coordinates_in_range": (
+        [
+            "UPDATE artists SET longitude = 181 WHERE artist_id = (SELECT MIN(artist_id) FROM artists)"
+        ],
+        "SELECT MIN(artist_id) FROM artists",
+    ),
+    "time.key": duplicate("time", "start_time"),
+    "time.parts_in_range": (
+        ['UPDATE "time" SET "hour" = 24 WHERE start_time = (SELECT MIN(start_time) FROM "time")'],
+        'SELECT MIN(start_time) FROM "time"',
+    ),
+    "songplays.key": duplicate("songplays", "songplay_id"),
+    "songplays.user_in_users": (
+        ["DELETE FROM users WHERE user_id = (SELECT MIN(user_id) FROM songplays)"],
+        "SELECT songplay_id FROM songplays WHERE user_id = (SELECT MIN(user_id) FROM songplays)",
+    ),
+    "songplays.start_time_in_time": (
+        ['DELETE FROM "time" WHERE start_time = (SELECT MAX(start_time) FROM songplays)'],
+        "SELECT songplay_id FROM songplays WHERE start_time = (SELECT MAX(start_time) FROM songplays)",
+    ),
+    "songplays.song_in_songs": (
+        ["DELETE FROM songs WHERE song_id = (SELECT MIN(song_id) FROM songplays)"],
+        "SELECT songplay_id FROM songplays WHERE song_id = (SELECT MIN(song_id) FROM songplays)",
+    ),
+    "songplays.artist_in_artists": (
+        ["DELETE FROM artists WHERE artist_id = (SELECT MIN(artist_id) FROM songplays)"],
+        "SELECT songplay_id FROM songplays WHERE artist_id = (SELECT MIN(artist_id) FROM songplays)",
+    ),
+    "songplays.level_domain": (
+        [f"UPDATE songplays SET level = NULL WHERE songplay_id = {FIRST_PLAY}"],
+        f"SELECT {FIRST_PLAY}",
+    ),
+    "songplays.not_in_future": (
+        [
+            f"UPDATE songplays SET start_time = TIMESTAMP '2999-01-01' WHERE songplay_id = {FIRST_PLAY}"
+        ],
+        f"SELECT {FIRST_PLAY}",
+    ),
+    "songplays.matches_staging": (
+        [f"DELETE FROM songplays WHERE songplay_id = {FIRST_PLAY}"],
+        f"SELECT source_key FROM songplays WHERE songplay_id = {FIRST_PLAY}",
+    ),
+}
+RULE_BY_ID = {f"{r.table}.{r.name}": r for r in RULES}
+
+
+def test_every_rule_has_a_bad_case():
+    assert set(BREAKS) == set(RULE_BY_ID)
+
+
+@pytest.fixture(scope="module")
+def good_warehouse_file(lake_template, tmp_path_factory):
+    path = tmp_path_factory.mktemp("checks") / "good.duckdb"
+    run_graph(Warehouse(engine="duckdb", duckdb_path=str(path)), lake_template)
+    return path
+
+
+def test_every_rule_passes_on_a_generated_lake_with_all_quirks(good_warehouse_file, tmp_path):
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(good_warehouse_file, copy)
+    with Warehouse(engine="duckdb", duckdb_path=str(copy)).session() as session:
+        for rule in RULES:
+            failing, _header, sample = evaluate(session, rule, PARAMETERS)
+            assert failing == 0, (rule, sample)
+
+
+@pytest.mark.parametrize("rule_id", sorted(BREAKS))
+def test_rule_fails_on_bad_data_with_count_and_keys(rule_id, good_warehouse_file, tmp_path):
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(good_warehouse_file, copy)
+    statements, expected_query = BREAKS[rule_id]
+    with Warehouse(engine="duckdb", duckdb_path=str(copy)).session() as session:
+        expected = sorted(str(row[0]) for row in session.fetch(expected_query))
+        assert expected, "the case must pick real rows"
+        for statement in statements:
+            session.execute(statement)
+        failing, _header, sample = evaluate(session, RULE_BY_ID[rule_id], PARAMETERS)
+    assert failing == len(expected)
+    assert [str(row[0]) for row in sample] == expected[:10]
+
+
+def test_all_checks_pass_through_dagster_on_every_engine(warehouse, lake_template):
+    result = run_graph(warehouse, lake_template)
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) >= len(RULES)
+    assert [e.check_name for e in evaluations if not e.passed] == []
+
+
+def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(duckdb_warehouse, lake_dir):
+    run_graph(duckdb_warehouse, lake_dir)
+    before = {t: read_table(duckdb_warehouse, t) for t in STAR_TABLES}
+    day = sorted((lake_dir / "log_data").rglob("*.json"))[-1]
+    good = day.read_text(encoding="utf-8").splitlines()
+    broken = [line.replace('"ts":', '"ts": "soon", "x":', 1) for line in good[::3]]
+    day.write_text("\n".join(good + broken) + "\n", encoding="utf-8")
+
+    result = materialize(
+        [*ALL_ASSETS, *build_checks()],
+        resources={"warehouse": duckdb_warehouse, "lake": Lake(url=str(lake_dir))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failed = {
+        (e.asset_key.to_user_string(), e.check_name)
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == AssetCheckSeverity.ERROR
+    }
+    assert failed == {("staging_events", "reject_rate")}
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"users", "time", "songplays"}.isdisjoint(materialized)
+    assert {t: read_table(duckdb_warehouse, t) for t in STAR_TABLES} == before
