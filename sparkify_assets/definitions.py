@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from sparkify_assets.assets import reports, staging, star
+from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
 from sparkify_assets.resources.warehouse import DEFAULT_DUCKDB_PATH, ENGINES, Warehouse
 
@@ -42,6 +43,19 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise ConfigError(f"{name}={value!r} is not a TCP port; use a number from 1 to 65535")
     return int(value)
+
+
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not 0 <= rate <= 1:
+        raise ConfigError(f"{name}={value!r} is not a share; use a number from 0 to 1, e.g. 0.01")
+    return rate
 
 
 def build_lake(env: Mapping[str, str]) -> Lake:
@@ -94,6 +108,11 @@ sparkify_job = define_asset_job(
     selection=AssetSelection.all(),
     description="Take in what is new in the lake: staging, then the star schema, then reports.",
 )
+checks_job = define_asset_job(
+    "checks_job",
+    selection=AssetSelection.all_asset_checks(),
+    description="Run every asset check against the tables as they are, materializing nothing.",
+)
 full_refresh_job = define_asset_job(
     "full_refresh_job",
     selection=AssetSelection.all(),
@@ -104,9 +123,11 @@ full_refresh_job = define_asset_job(
 
 def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
     env = os.environ if env is None else env
+    max_reject_rate = _rate(env, "SPARKIFY_MAX_REJECT_RATE", DEFAULT_MAX_REJECT_RATE)
     return Definitions(
         assets=ALL_ASSETS,
-        jobs=[sparkify_job, full_refresh_job],
+        asset_checks=build_checks(max_reject_rate),
+        jobs=[sparkify_job, checks_job, full_refresh_job],
         resources={"warehouse": build_warehouse(env), "lake": build_lake(env)},
         # One process for the whole graph: its steps are SQL the warehouse runs, so a process
         # per step (Dagster's default) would only add about a second of start-up to each.

@@ -36,3 +36,7 @@ FROM (
     WHERE s.artist_id IN (SELECT artist_id FROM new_staging_songs)
 ) AS ranked
 WHERE preference = 1;
+
+-- name: prune
+-- After a changed song object replaced its rows: artists no raw record names any more.
+DELETE FROM artists WHERE artist_id NOT IN (SELECT artist_id FROM staging_songs);

@@ -8,6 +8,8 @@ CREATE TABLE IF NOT EXISTS load_batches (
     objects       BIGINT      NOT NULL,
     rows_loaded   BIGINT      NOT NULL,
     rows_rejected BIGINT      NOT NULL,
+    -- Rows of earlier versions of changed objects that this load replaced.
+    rows_replaced BIGINT      NOT NULL,
     full_refresh  BOOLEAN     NOT NULL,
     loaded_at     TIMESTAMP   NOT NULL
 )
@@ -19,6 +21,14 @@ SELECT COALESCE(MAX(load_batch), 0) + 1 FROM load_batches;
 
 -- name: record
 INSERT INTO load_batches
-    (load_batch, table_name, objects, rows_loaded, rows_rejected, full_refresh, loaded_at)
+    (load_batch, table_name, objects, rows_loaded, rows_rejected, rows_replaced, full_refresh,
+     loaded_at)
 VALUES (%(load_batch)s, %(table_name)s, %(objects)s, %(rows_loaded)s, %(rows_rejected)s,
-        %(full_refresh)s, CAST(%(loaded_at)s AS TIMESTAMP));
+        %(rows_replaced)s, %(full_refresh)s, CAST(%(loaded_at)s AS TIMESTAMP));
+
+-- name: rows_replaced
+-- Whether the loads in a window replaced earlier rows: then star tables prune what they lost.
+SELECT COALESCE(SUM(rows_replaced), 0)
+FROM load_batches
+WHERE table_name = %(table_name)s
+  AND load_batch > %(after_batch)s AND load_batch <= %(up_to_batch)s;

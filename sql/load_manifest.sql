@@ -32,3 +32,11 @@ INSERT INTO load_manifest
 SELECT %(table_name)s, object_key, etag, size, %(load_batch)s, rows_loaded, rows_rejected,
        CAST(%(loaded_at)s AS TIMESTAMP)
 FROM load_objects;
+
+-- name: versions_of_objects
+-- The loaded version of each key in `load_objects` (what a sensor tick listed). A join on exact
+-- keys, not a key range: PostgreSQL under a locale collation does not order keys as S3 does.
+SELECT m.object_key, m.etag
+FROM load_manifest AS m
+JOIN load_objects AS o ON o.object_key = m.object_key
+WHERE m.table_name = %(table_name)s;

@@ -31,3 +31,7 @@ FROM (
     WHERE s.song_id IN (SELECT song_id FROM new_staging_songs)
 ) AS ranked
 WHERE preference = 1;
+
+-- name: prune
+-- After a changed song object replaced its rows: songs no raw record names any more.
+DELETE FROM songs WHERE song_id NOT IN (SELECT song_id FROM staging_songs);

@@ -34,3 +34,12 @@ FROM (
     WHERE e.page = 'NextSong' AND e.userid <> ''
 ) AS plays
 WHERE NOT EXISTS (SELECT 1 FROM "time" AS t WHERE t.start_time = plays.start_time);
+
+-- name: prune
+-- After a changed event object replaced its rows: times no play has any more.
+DELETE FROM "time"
+WHERE NOT EXISTS (
+    SELECT 1 FROM staging_events AS e
+    WHERE e.page = 'NextSong' AND e.userid <> ''
+      AND TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' = "time".start_time
+);

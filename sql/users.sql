@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS users (
     last_name    VARCHAR(256),
     gender       VARCHAR(16),
     level        VARCHAR(16),
-    -- When the user's latest event happened: lets a late-arriving older day leave level alone.
+    -- When the user's latest event happened.
     last_seen_at TIMESTAMP,
     PRIMARY KEY (user_id)
 )
@@ -18,7 +18,15 @@ DISTSTYLE ALL
 SORTKEY (user_id);
 
 -- name: merge
--- Each user's latest event within the new batch.
+-- Users with events in the new batch are rebuilt from all their events, not just the batch's:
+-- a day that arrives late must not win, and a changed object may have taken an event away.
+-- First each such user's latest ts (an aggregate), then the event(s) at that ts.
+CREATE TEMP TABLE users_latest_ts AS
+SELECT e.userid, MAX(e.ts) AS ts
+FROM staging_events AS e
+WHERE e.userid IN (SELECT userid FROM new_staging_events WHERE userid <> '')
+GROUP BY e.userid;
+
 CREATE TEMP TABLE users_latest AS
 SELECT user_id, first_name, last_name, gender, level, last_seen_at
 FROM (
@@ -29,22 +37,24 @@ FROM (
            e.level,
            TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second' AS last_seen_at,
            ROW_NUMBER() OVER (
-               PARTITION BY CAST(e.userid AS INTEGER)
-               ORDER BY e.ts DESC, e.level DESC, e.sessionid DESC, e.iteminsession DESC
+               PARTITION BY e.userid
+               ORDER BY e.level DESC, e.sessionid DESC, e.iteminsession DESC,
+                        e.source_key, e.source_line
            ) AS recency
-    FROM new_staging_events AS e
-    WHERE e.userid <> ''
+    FROM staging_events AS e
+    JOIN users_latest_ts AS l ON l.userid = e.userid AND l.ts = e.ts
 ) AS ranked
 WHERE recency = 1;
 
--- A user's row changes only when the batch holds a later event (a late, older day must not win).
-DELETE FROM users
-USING users_latest AS b
-WHERE users.user_id = b.user_id
-  AND (b.last_seen_at > users.last_seen_at
-       OR (b.last_seen_at = users.last_seen_at AND b.level >= users.level));
+DELETE FROM users WHERE user_id IN (SELECT user_id FROM users_latest);
 
 INSERT INTO users (user_id, first_name, last_name, gender, level, last_seen_at)
-SELECT b.user_id, b.first_name, b.last_name, b.gender, b.level, b.last_seen_at
-FROM users_latest AS b
-WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.user_id = b.user_id);
+SELECT user_id, first_name, last_name, gender, level, last_seen_at
+FROM users_latest;
+
+-- name: prune
+-- After a changed event object replaced its rows: users with no event any more.
+DELETE FROM users
+WHERE CAST(user_id AS VARCHAR) NOT IN (
+    SELECT userid FROM staging_events WHERE userid <> ''
+);

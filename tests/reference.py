@@ -150,6 +150,9 @@ def records(content: str) -> list[tuple[int, str]]:
     return out
 
 
+MAX_TS = 253402300799999  # 9999-12-31 23:59:59.999 in epoch milliseconds
+
+
 def stage(raw: str, columns: dict, required: tuple, is_events: bool) -> dict:
     """The staging row of one record (column -> value), or Rejected."""
     try:
@@ -165,7 +168,12 @@ def stage(raw: str, columns: dict, required: tuple, is_events: bool) -> dict:
     if any(row[column] is None for column in required):
         raise Rejected
     if is_events and row["userid"] not in (None, ""):
-        whole(INTEGER)(row["userid"])  # userId: empty (logged out) or a whole number
+        # userId: empty (logged out) or plain digits that fit an INTEGER
+        if not (row["userid"].isascii() and row["userid"].isdigit()):
+            raise Rejected
+        whole(INTEGER)(row["userid"])
+    if is_events and not 0 <= row["ts"] <= MAX_TS:
+        raise Rejected  # ts must be a time between 1970 and 9999
     return row
 
 

@@ -69,6 +69,7 @@ def stage(
                     "objects": len(todo),
                     "rows_loaded": rows_loaded,
                     "rows_rejected": rows_rejected,
+                    "rows_replaced": rows_replaced,
                     "full_refresh": config.full_refresh,
                 },
             )

@@ -19,6 +19,20 @@ Lineage = Mapping[str, Sequence[tuple[str, str]]]
 EVENTS, SONGS = "staging_events", "staging_songs"
 
 
+def _open_window(session, table: str, source: str, full_refresh: bool) -> tuple[int, int, int]:
+    """Stage `source`'s batches that `table` has not taken in as temp table `new_<source>`.
+
+    Returns (after, up_to, rows replaced by those loads): the window is (after, up_to].
+    """
+    state = session.fetch_section("load_state", "get", {"consumer": table, "source": source})
+    after = 0 if full_refresh or not state else state[0][0]
+    (up_to,) = session.fetch_section(source, "latest_batch")[0]
+    window = {"table_name": source, "after_batch": after, "up_to_batch": up_to}
+    session.run(source, "new_rows", window)
+    (replaced,) = session.fetch_section("load_batches", "rows_replaced", window)[0]
+    return after, up_to, replaced
+
+
 def merge(
     context: AssetExecutionContext,
     table: str,
@@ -29,31 +43,31 @@ def merge(
 ) -> MaterializeResult:
     """Merge the new staging batches of `sources` into star `table`."""
     with warehouse.session() as session:
-        for name in ("load_state", *sources, table):
+        for name in ("load_state", "load_batches", *sources, table):
             session.create_table(name)
         if config.full_refresh:
             session.execute(f'DELETE FROM "{table}"')
-        windows = {}
-        for source in sources:
-            state = session.fetch_section(
-                "load_state", "get", {"consumer": table, "source": source}
-            )
-            after = 0 if config.full_refresh or not state else state[0][0]
-            (up_to,) = session.fetch_section(source, "latest_batch")[0]
-            session.run(source, "new_rows", {"after_batch": after, "up_to_batch": up_to})
-            windows[source] = (after, up_to)
-        kinds = sql_files.statement_kinds(table, "merge")
-        counts = session.run(table, "merge")
-        deleted = sum(n for kind, n in zip(kinds, counts, strict=True) if kind == "delete")
-        inserted = sum(n for kind, n in zip(kinds, counts, strict=True) if kind == "insert")
-        for source, (_after, up_to) in windows.items():
-            session.run(
-                "load_state", "set", {"consumer": table, "source": source, "load_batch": up_to}
-            )
+        windows = {s: _open_window(session, table, s, config.full_refresh) for s in sources}
+        sections = ["merge"]
+        # A changed object may have taken rows away: drop what has no source any more. That
+        # costs a pass over the table, so only when a load in the window replaced rows.
+        if any(replaced for _a, _u, replaced in windows.values()) and "prune" in sql_files.sections(
+            table
+        ):
+            sections.append("prune")
+        inserted = deleted = 0
+        for section in sections:
+            kinds = sql_files.statement_kinds(table, section)
+            for kind, count in zip(kinds, session.run(table, section), strict=True):
+                inserted += count if kind == "insert" else 0
+                deleted += count if kind == "delete" else 0
+        for source, (_after, up_to, _replaced) in windows.items():
+            state = {"consumer": table, "source": source, "load_batch": up_to}
+            session.run("load_state", "set", state)
         context.log.info(
             f"{table}: took in load batches "
-            + ", ".join(f"{s} ({a}, {u}]" for s, (a, u) in windows.items())
-            + f"; {inserted} row(s) written, {deleted} replaced"
+            + ", ".join(f"{s} ({a}, {u}]" for s, (a, u, _r) in windows.items())
+            + f"; {inserted} row(s) written, {deleted} deleted or replaced"
         )
         metadata = table_metadata(
             session, table, lineage, rows_added=inserted - deleted, rows_changed=deleted

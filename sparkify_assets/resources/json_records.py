@@ -23,7 +23,8 @@ EXTRA_RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
         (
             "userid",
             "userId is neither empty nor a whole number",
-            "userid <> '' AND NOT (regexp_full_match(userid, '[0-9]{1,9}'))",
+            "userid <> '' AND NOT (regexp_full_match(userid, '[0-9]{1,10}') "
+            "AND TRY_CAST(userid AS BIGINT) <= 2147483647)",
         ),
         # Beyond these years no engine can turn ts into a timestamp.
         ("ts", "ts is not between 1970 and 9999", "ts NOT BETWEEN 0 AND 253402300799999"),

@@ -1,0 +1,26 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set up .venv first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: run test lint dev benchmark
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# Materialize the whole asset graph on the embedded default (sample lake -> DuckDB file).
+run: $(BIN)/.installed
+	$(BIN)/python -m sparkify_assets
+
+# Lint, then every test. PostgreSQL tests skip unless a server answers (see README).
+test: $(BIN)/.installed
+	$(BIN)/ruff check sparkify_assets tests
+	$(BIN)/ruff format --check sparkify_assets tests
+	$(BIN)/python -m pytest
+
+# The Dagster UI on http://127.0.0.1:3000 with the asset graph, jobs and sensors.
+dev: $(BIN)/.installed
+	$(BIN)/dagster dev -w workspace.yaml
