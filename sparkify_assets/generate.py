@@ -1,0 +1,716 @@
+"""Deterministic generator of Sparkify raw data (the lake the warehouse loads).
+
+Layout, as in the real dataset:
+
+- ``song_data/A/B/C/TRABC....json``: one song per file, one JSON object on one line; the folders
+  are the 3rd, 4th and 5th characters of the track id.
+- ``log_data/YYYY/MM/YYYY-MM-DD-events.json``: JSON lines, one app event per line, sorted by ts.
+- ``log_json_path.json``: the Redshift JSONPaths file for the events.
+
+The real data's quirks are reproduced (docs/tables.md has the rules they exercise): numeric song
+titles and artist names, null or empty artist locations, null coordinates, year 0, unicode names,
+artists whose raw records disagree between songs, a song in two files and a re-release (same
+title, artist and duration under another song id); in the log, logged-out events (userId "",
+no names), unicode double-encoded the way the real log has it ("TÃº" for "Tú"), users moving
+between free and paid, different users at the same millisecond, and NextSong events of which
+only ~15% name a catalogue song exactly (title, artist name, duration).
+
+Everything is a function of the arguments: a day's events depend only on the seed, the date, the
+song catalogue and the users, so a lake can be extended day by day with identical results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import string
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from urllib.parse import urlparse
+
+EVENT_KEYS = (
+    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level",
+    "location", "method", "page", "registration", "sessionId", "song", "status", "ts",
+    "userAgent", "userId",
+)  # fmt: skip
+JSONPATHS_FILE = "log_json_path.json"
+DAY_MS = 86_400_000
+CATALOGUE_SHARE = 0.15  # NextSong events that name a catalogue song
+
+# Compact event lines like the real log; the key order above. Everything but ts is filled in
+# first, because ts is decided after the whole day is planned (see _align_two_users).
+_EVENT_HEAD = (
+    '{"artist":%s,"auth":"%s","firstName":%s,"gender":%s,"itemInSession":%d,"lastName":%s,'
+    '"length":%s,"level":"%s","location":%s,"method":"%s","page":"%s","registration":%s,'
+    '"sessionId":%d,"song":%s,"status":%d,"ts":'
+)
+_EVENT_TAIL = ',"userAgent":%s,"userId":%s}'
+_enc = json.JSONEncoder(ensure_ascii=False).encode  # song files: the real ", " / ": " spacing
+
+_ALNUM = string.ascii_uppercase + string.digits
+
+# --- name pools --------------------------------------------------------------------------------
+
+_WORDS = (
+    "Love Night Heart Fire Rain Dream Blue Gold Summer Stone River Shadow Light Road Home Sky "
+    "Baby Girl Boy Time Life Dance Money Sun Moon Star Wild Sweet Cold Heaven Devil Angel City "
+    "Ocean Midnight Morning Kiss Tears Highway Train Radio Rock Soul Blues Song Ghost Paper "
+    "Silver Glass Winter Crazy Lonely Broken Hollow Electric Velvet Thunder Honey Whiskey Diamond "
+    "Mirror Garden Echo Rebel Empire Secret Golden Little Lost Magic Neon Orange Purple Queen "
+    "Rose Saint Tiger Wolf Yellow Zero Desert Storm Window Island Machine Wonder Fever Memory"
+).split()
+_TITLE_FORMS = ("{a}", "{a} {b}", "The {a}", "{a} of {b}", "{a} {b} {c}", "My {a}", "{a} ({b} Mix)")
+_ARTIST_FORMS = ("{a} {b}", "The {a}s", "{a}", "{a} & The {b}s", "DJ {a}", "{a} {b} Band")
+_FIRST_NAMES = {
+    "M": "Jacob Ryan Kevin Tegan Walter Aiden Noah Liam Ethan Mason Lucas Caleb Wyatt Jordan "
+    "Cole Dustin Jayden Jizelle Samuel Alan Sean Matthew Isaac Sebastian".split(),
+    "F": "Lily Chloe Kate Ava Mia Sara Layla Olivia Emily Harper Kinsley Jacqueline Rylan "
+    "Stefany Cecilia Anabelle Avery Madison Lucero Katherine Elijah Hannah Morgan Tiffany".split(),
+}
+_LAST_NAMES = (
+    "Koch Cuevas Klein Smith Lynch Harrell Levine Garrison Carter Roberts Taylor Owens Reed "
+    "Williams Thompson Rodriguez Moore Rios Jones Lee Hill Hayes Morris Duffy Daniels Gonzalez"
+).split()
+_UNICODE_ARTISTS = (
+    "Tú", "Björk", "Sigur Rós", "Beyoncé", "Motörhead", "Mötley Crüe", "Ólafur Arnalds",
+    "Jóhann Jóhannsson", "Hélène Ségara", "Café Tacvba", "Maná", "Röyksopp", "宇多田ヒカル",
+    "坂本龍一", "Françoise Hardy", "Zoé", "Édith Piaf", "Mägo de Oz",
+)  # fmt: skip
+_UNICODE_TITLES = (
+    "Corazón", "Déjà Vu", "Für Elise", "Señorita", "Über Alles", "Noël", "Café del Mar",
+    "Niño Bonito", "東京", "さくら", "Hoppípolla", "Jökull", "Ça plane pour moi", "Canción",
+)  # fmt: skip
+_NUMERIC_ARTISTS = (311, 702, 112, 1200, 2000)
+_NUMERIC_TITLES = (1888, 1979, 2012, 45, 99, 1969, 7, 21, 1901, 1984)
+# Artist locations with coordinates; some names are unicode, as in the Million Song Dataset.
+_PLACES = (
+    ("Memphis, TN", 35.14968, -90.04892), ("London, England", 51.50632, -0.12714),
+    ("New York, NY", 40.71455, -74.00712), ("Los Angeles, CA", 34.05349, -118.24532),
+    ("Chicago, IL", 41.88415, -87.63241), ("Reykjavík, Iceland", 64.13548, -21.89541),
+    ("Tokyo, Japan", 35.68949, 139.69171), ("São Paulo, Brazil", -23.5475, -46.63611),
+    ("Montréal, Québec, Canada", 45.50884, -73.58781), ("Stockholm, Sweden", 59.33217, 18.06243),
+    ("Kingston, Jamaica", 17.99702, -76.79358), ("Seattle, WA", 47.60356, -122.32944),
+    ("Nashville, TN", 36.16778, -86.77836), ("Detroit, MI", 42.33168, -83.04792),
+    ("Paris, France", 48.85693, 2.3412), ("Berlin, Germany", 52.51607, 13.37698),
+    ("Bogotá, Colombia", 4.59638, -74.08175), ("Dublin, Ireland", 53.34376, -6.24953),
+    ("California - LA", 34.05349, -118.24532), ("Hamilton, Ohio", 39.39964, -84.56131),
+)  # fmt: skip
+_USER_LOCATIONS = (
+    "San Jose-Sunnyvale-Santa Clara, CA", "New York-Newark-Jersey City, NY-NJ-PA",
+    "Los Angeles-Long Beach-Anaheim, CA", "Chicago-Naperville-Elgin, IL-IN-WI",
+    "Atlanta-Sandy Springs-Roswell, GA", "Houston-The Woodlands-Sugar Land, TX",
+    "Portland-Vancouver-Hillsboro, OR-WA", "San Francisco-Oakland-Hayward, CA",
+    "Lansing-East Lansing, MI", "Waterloo-Cedar Falls, IA", "Birmingham-Hoover, AL",
+    "Tampa-St. Petersburg-Clearwater, FL", "Marinette, WI-MI", "Winston-Salem, NC",
+    "Red Bluff, CA", "Detroit-Warren-Dearborn, MI", "Janesville-Beloit, WI",
+    "Sacramento--Roseville--Arden-Arcade, CA", "Lake Havasu City-Kingman, AZ",
+    "Augusta-Richmond County, GA-SC", "Phoenix-Mesa-Scottsdale, AZ", "Salinas, CA",
+)  # fmt: skip
+# As in the real log, many agents carry their own double quotes (and all have commas or ';').
+_USER_AGENTS = (
+    '"Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) '
+    'Chrome/36.0.1985.143 Safari/537.36"',
+    '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.36 (KHTML, like Gecko) '
+    'Chrome/36.0.1985.125 Safari/537.36"',
+    "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:31.0) Gecko/20100101 Firefox/31.0",
+    '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_4) AppleWebKit/537.77.4 (KHTML, like Gecko) '
+    'Version/7.0.5 Safari/537.77.4"',
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.9; rv:31.0) Gecko/20100101 Firefox/31.0",
+    '"Mozilla/5.0 (iPhone; CPU iPhone OS 7_1_2 like Mac OS X) AppleWebKit/537.51.2 '
+    '(KHTML, like Gecko) Version/7.0 Mobile/11D257 Safari/9537.53"',
+    "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.1; WOW64; Trident/6.0)",
+    '"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
+    'Ubuntu Chromium/36.0.1985.125 Chrome/36.0.1985.125 Safari/537.36"',
+    "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko",
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:31.0) Gecko/20100101 Firefox/31.0",
+)
+
+# page -> (method, status); Logout, Login and the Submit pages redirect (307) as in the real log.
+_PAGES = {
+    "NextSong": ("PUT", 200), "Home": ("GET", 200), "Login": ("PUT", 307),
+    "Logout": ("PUT", 307), "Settings": ("GET", 200), "Save Settings": ("PUT", 307),
+    "About": ("GET", 200), "Help": ("GET", 200), "Upgrade": ("GET", 200),
+    "Submit Upgrade": ("PUT", 307), "Downgrade": ("GET", 200), "Submit Downgrade": ("PUT", 307),
+    "Error": ("GET", 404),
+}  # fmt: skip
+# Logged-in pages other than NextSong, weighted by repetition; "Plan" is Upgrade for a free user
+# and Downgrade for a paid one.
+_OTHER_PAGES = ("Home",) * 10 + ("Settings", "Settings", "Save Settings", "About", "Help", "Help")
+_OTHER_PAGES += ("Plan", "Plan", "Error")
+_LOGGED_OUT_PAGES = ("Home", "Home", "About", "Help")
+
+
+# --- the song catalogue ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Song files as (track id, record) with the record's keys in file order."""
+
+    songs: list[tuple[str, dict]]
+
+
+def _code(rng: random.Random, prefix: str, taken: set[str]) -> str:
+    while True:
+        code = prefix + "".join(rng.choices(_ALNUM, k=18 - len(prefix)))
+        if code not in taken:
+            taken.add(code)
+            return code
+
+
+def _name(rng: random.Random, forms: tuple[str, ...]) -> str:
+    a, b, c = rng.sample(_WORDS, 3)
+    return rng.choice(forms).format(a=a, b=b, c=c)
+
+
+def _artist_name(rng: random.Random) -> str | int:
+    r = rng.random()
+    if r < 0.02:
+        return rng.choice(_NUMERIC_ARTISTS)
+    if r < 0.08:
+        return rng.choice(_UNICODE_ARTISTS)
+    return _name(rng, _ARTIST_FORMS)
+
+
+def _title(rng: random.Random) -> str | int:
+    r = rng.random()
+    if r < 0.02:
+        return rng.choice(_NUMERIC_TITLES)
+    if r < 0.07:
+        return rng.choice(_UNICODE_TITLES) + rng.choice(("", "", " (Live)", " II"))
+    return _name(rng, _TITLE_FORMS)
+
+
+def _place(rng: random.Random, with_coordinates: bool) -> tuple[str, float | None, float | None]:
+    location, lat, lon = rng.choice(_PLACES)
+    if not with_coordinates:
+        return location, None, None
+    return location, round(lat + rng.uniform(-0.3, 0.3), 5), round(lon + rng.uniform(-0.3, 0.3), 5)
+
+
+def _artist(rng: random.Random, artist_id: str) -> dict:
+    """An artist's fields: ~60% without coordinates, many with location "" and a few null."""
+    r = rng.random()
+    if r < 0.05:
+        location, lat, lon = None, None, None
+    elif r < 0.45:
+        location, lat, lon = "", None, None
+        if rng.random() < 0.15:  # coordinates without a location exist in the real data
+            _, lat, lon = _place(rng, True)
+    else:
+        location, lat, lon = _place(rng, rng.random() < 0.6)
+    return {
+        "artist_id": artist_id,
+        "artist_latitude": lat,
+        "artist_longitude": lon,
+        "artist_location": location,
+        "artist_name": _artist_name(rng),
+    }
+
+
+def _disagreeing(rng: random.Random, artist: dict, kind: str) -> dict:
+    """The same artist as another song's record has it: other coordinates, location or name."""
+    other = dict(artist)
+    if kind == "coordinates":  # one record with coordinates, one without
+        if other["artist_latitude"] is None:
+            other["artist_location"], other["artist_latitude"], other["artist_longitude"] = _place(
+                rng, True
+            )
+        else:
+            other["artist_latitude"] = other["artist_longitude"] = None
+    elif kind == "location":  # "" against a place name, no coordinates
+        other["artist_latitude"] = other["artist_longitude"] = None
+        other["artist_location"] = "" if other["artist_location"] else _place(rng, False)[0]
+    else:  # slightly different name text
+        name = str(other["artist_name"])
+        other["artist_name"] = name[4:] if name.startswith("The ") else "The " + name
+    return other
+
+
+def _song(rng: random.Random, artist: dict, song_id: str) -> dict:
+    record = {"num_songs": 1, **artist, "song_id": song_id, "title": _title(rng)}
+    record["duration"] = round(rng.lognormvariate(5.4, 0.35), 5)
+    record["year"] = 0 if rng.random() < 0.45 else rng.randint(1955, 2010)
+    return record
+
+
+def _track_id(rng: random.Random, second_letters: str, taken: set[str]) -> str:
+    # The Million Song Dataset subset sits under song_data/A/<A-Z>/<A-Z>/; the 4th letter's range
+    # grows with the catalogue so that folders stay a few hundred files big.
+    while True:
+        folders = "A" + rng.choice(second_letters) + rng.choice(string.ascii_uppercase)
+        track = "TR" + folders + "".join(rng.choices(_ALNUM, k=13))
+        if track not in taken:
+            taken.add(track)
+            return track
+
+
+# Song index -> (artist index, how its record disagrees with the artist's other records): every
+# catalogue quirk sits at a low index, so any lake of >= 17 songs has all of them.
+_PINNED_SONGS = {
+    0: (0, None), 1: (1, None), 2: (2, None), 3: (3, None), 4: (4, None),
+    5: (5, None), 6: (5, "coordinates"), 7: (6, None), 8: (6, "location"),
+    9: (7, None), 10: (7, "name"), 13: (4, None), 14: (4, None), 15: (4, None), 16: (4, None),
+}  # fmt: skip
+
+
+def build_catalogue(seed: int, songs: int) -> Catalogue:
+    """The song catalogue: a function of (seed, songs) only."""
+    rng = random.Random(f"{seed}:catalogue")
+    ids: set[str] = set()
+    artists = [_artist(rng, _code(rng, "AR", ids)) for _ in range(max(16, songs * 3 // 5))]
+    artists[0]["artist_name"] = _NUMERIC_ARTISTS[0]
+    artists[1]["artist_name"] = _UNICODE_ARTISTS[0]
+    artists[2]["artist_location"] = None
+    artists[2]["artist_latitude"] = artists[2]["artist_longitude"] = None
+    artists[3].update(artist_location="", artist_latitude=None, artist_longitude=None)
+    artists[4]["artist_location"], artists[4]["artist_latitude"], artists[4]["artist_longitude"] = (
+        _place(rng, True)
+    )
+    artists[4]["artist_name"] = _name(rng, _ARTIST_FORMS)  # plain ASCII: the log can name it
+    # Artist 6's records differ in location only: neither has coordinates.
+    artists[6].update(artist_location=_PLACES[0][0], artist_latitude=None, artist_longitude=None)
+
+    letters = string.ascii_uppercase[: min(26, max(2, songs // 4000 + 2))]
+    records: list[dict] = []
+    used: set[int] = set()
+    for i in range(songs):
+        index, kind = _PINNED_SONGS.get(i, (None, None))
+        if index is None:
+            # Past the pinned artists, whose records must differ only as planned; skewed, so
+            # that some artists have many songs.
+            index = 8 + int((len(artists) - 8) * rng.random() ** 1.5)
+            if index in used and rng.random() < 0.05:
+                kind = rng.choice(("coordinates", "location", "name"))
+        used.add(index)
+        artist = artists[index] if kind is None else _disagreeing(rng, artists[index], kind)
+        record = _song(rng, artist, _code(rng, "SO", ids))
+        if i == 11:
+            record["title"] = _NUMERIC_TITLES[0]
+        elif i == 12:
+            record["year"] = 0
+        elif i in (13, 15):
+            record["title"] = _name(rng, _TITLE_FORMS)
+        elif i == 14:  # the same song in a second file, agreeing (a check warns otherwise)
+            record = dict(records[-1])
+        elif i == 16:  # a re-release: same title, artist and duration under a new song id
+            record = dict(records[-1], song_id=record["song_id"], year=record["year"])
+        records.append(record)
+    tracks: set[str] = set()
+    return Catalogue([(_track_id(rng, letters, tracks), r) for r in records])
+
+
+def ascii_only(record: dict) -> bool:
+    """A song the event log can name exactly: its unicode would be double-encoded there."""
+    return str(record["title"]).isascii() and str(record["artist_name"]).isascii()
+
+
+def double_encode(text: str) -> str:
+    """How the real log spells unicode: its UTF-8 bytes read as Latin-1 ("Tú" -> "TÃº")."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def song_key(track_id: str) -> str:
+    return f"song_data/{track_id[2]}/{track_id[3]}/{track_id[4]}/{track_id}.json"
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    first_name: str
+    last_name: str
+    gender: str
+    location: str
+    user_agent: str
+    registration: float
+    # Level on a day: paid while (day ordinal + phase) % cycle < paid_days; cycle 0 = never
+    # changes (fixed_level). The level is thus a function of (seed, user, date) alone.
+    cycle: int
+    paid_days: int
+    phase: int
+    fixed_level: str
+
+    def level(self, ordinal: int) -> str:
+        """The level at the end of the day with this ordinal."""
+        if self.cycle == 0:
+            return self.fixed_level
+        return "paid" if (ordinal + self.phase) % self.cycle < self.paid_days else "free"
+
+
+def build_users(seed: int, users: int) -> list[User]:
+    """The user population: user n is the same whatever the population size."""
+    rng = random.Random(f"{seed}:users")
+    result = []
+    for n in range(users):
+        gender = rng.choice("MF")
+        first, last = rng.choice(_FIRST_NAMES[gender]), rng.choice(_LAST_NAMES)
+        location, agent = rng.choice(_USER_LOCATIONS), rng.choice(_USER_AGENTS)
+        registration = float(rng.randrange(1_527_811_200_000, 1_541_030_400_000))  # Jun-Oct 2018
+        cycle = rng.randint(20, 120) if rng.random() < 0.5 else 0
+        paid_days = rng.randint(1, cycle - 1) if cycle else 0
+        phase = rng.randrange(cycle) if cycle else 0
+        fixed = "paid" if rng.random() < 0.25 else "free"
+        if n < 8:  # users 1-8 take turns: each day one of them upgrades and one downgrades
+            cycle, paid_days, phase = 8, 4, n
+        result.append(
+            User(str(n + 1), first, last, gender, location, agent, registration, cycle,
+                 paid_days, phase, fixed)
+        )  # fmt: skip
+    return result
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    user: User
+    size: int
+    submits: bool  # this session holds the user's Submit Upgrade/Downgrade of the day
+    signs_in: bool = False  # starts logged out (Home, Login): forced once a day
+    slot: int = 0  # the user's n-th session of the day: sessions get disjoint windows
+    slots: int = 1
+    heads: list[str] | None = None  # rendered events but for ts
+    tails: list[str] | None = None
+    gaps: list[int] | None = None  # ms from each event to the next
+    start: int = 0
+
+
+@dataclass(frozen=True)
+class _Plays:
+    """NextSong payloads, JSON-encoded: (artist, song, length)."""
+
+    catalogue: list[tuple[str, str, str]]  # plain-ASCII catalogue songs, copied exactly
+    made_up: list[tuple[str, str, str]]
+    unicode: list[tuple[str, str, str]]  # made-up songs with double-encoded unicode
+
+
+def _build_plays(seed: int, catalogue: Catalogue) -> _Plays:
+    def payload(artist: str, title: str, length: float) -> tuple[str, str, str]:
+        return _enc(double_encode(artist)), _enc(double_encode(title)), repr(length)
+
+    picks = [
+        payload(str(r["artist_name"]), str(r["title"]), r["duration"])
+        for _, r in catalogue.songs
+        if ascii_only(r)
+    ]
+    rng = random.Random(f"{seed}:made-up songs")
+    made_up = []
+    for _ in range(min(50_000, max(400, 4 * len(catalogue.songs)))):
+        length = round(rng.lognormvariate(5.4, 0.35), 5)
+        made_up.append(payload(str(_artist_name(rng)), str(_title(rng)), length))
+    # Unicode catalogue songs show up in the log too, double-encoded, so they match nothing.
+    made_up += [
+        payload(str(r["artist_name"]), str(r["title"]), r["duration"])
+        for _, r in catalogue.songs[:2000]
+        if not ascii_only(r)
+    ]
+    unicode = [p for p in made_up if not (p[0] + p[1]).isascii()]
+    return _Plays(picks, made_up, unicode)
+
+
+def _plan_sessions(rng: random.Random, users: list[User], ordinal: int, events: int) -> list:
+    """Session sizes adding up to `events`; users changing level today come first."""
+    sessions = []
+    total = 0
+    for user in users:
+        # At most half the day goes to level changes, so that ordinary sessions always exist.
+        if user.level(ordinal - 1) != user.level(ordinal) and events // 2 - total >= 4:
+            size = min(max(4, _session_size(rng)), events // 2 - total)
+            sessions.append(_Session(user, size, True))
+            total += size
+    signs_in = True  # the day's first ordinary session has logged-out events
+    while total < events:
+        user = users[int(len(users) * rng.random() ** 2)]  # some users are much busier
+        size = _session_size(rng)
+        sessions.append(_Session(user, max(4, size) if signs_in else size, False, signs_in))
+        total += sessions[-1].size
+        signs_in = False
+    if total > events:
+        sessions[-1].size -= total - events
+    per_user: dict[str, list[_Session]] = {}
+    for session in sessions:
+        per_user.setdefault(session.user.user_id, []).append(session)
+    for mine in per_user.values():
+        for slot, session in enumerate(mine):
+            session.slot, session.slots = slot, len(mine)
+    return sessions
+
+
+def _session_size(rng: random.Random) -> int:
+    return min(150, 1 + int(rng.expovariate(1 / 12)))
+
+
+def _session_pages(rng: random.Random, session: _Session) -> list[tuple[str, bool]]:
+    """(page, logged in) for each event of a session."""
+    size = session.size
+    need = 3 if session.submits else 1  # Plan, Submit and an event at the new level
+    head = []
+    if size - 2 >= need and (rng.random() < 0.17 or session.signs_in):
+        head = [("Home", False), ("Login", False)]
+    tail = []
+    if size - len(head) > need and rng.random() < 0.13:
+        tail = [("Logout", True)]
+        tail += [(rng.choice(_LOGGED_OUT_PAGES), False) for _ in range(rng.randint(0, 2))]
+        tail = tail[: size - len(head) - need]
+    body = size - len(head) - len(tail)
+    pages = []
+    for _ in range(body):
+        if rng.random() < 0.84:
+            pages.append(("NextSong", True))
+        else:
+            pages.append((_OTHER_PAGES[int(rng.random() * len(_OTHER_PAGES))], True))
+    if session.submits:
+        at = rng.randrange(body - 2)
+        pages[at : at + 2] = [("Plan", True), ("Submit", True)]
+    return head + pages + tail
+
+
+def _render_session(
+    rng: random.Random, session: _Session, ordinal: int, session_id: int, plays: _Plays, due: list
+) -> None:
+    """Fill in the session's events (all but ts) and the gaps between them."""
+    user = session.user
+    # Only the submitting session (the user's first today) starts at yesterday's level; when a
+    # user's change has no session today, it happened unseen.
+    before, after = user.level(ordinal - 1), user.level(ordinal)
+    level = before if session.submits else after
+    signed_in = (
+        _enc(user.first_name), f'"{user.gender}"', _enc(user.last_name), _enc(user.location),
+        repr(user.registration),
+    )  # fmt: skip
+    tail_in = _EVENT_TAIL % (_enc(user.user_agent), f'"{user.user_id}"')
+    tail_out = _EVENT_TAIL % ("null", '""')
+    heads, tails, gaps = [], [], []
+    for item, (page, logged_in) in enumerate(_session_pages(rng, session)):
+        if page == "Plan":
+            page = "Upgrade" if level == "free" else "Downgrade"
+        elif page == "Submit":
+            page = "Submit Upgrade" if level == "free" else "Submit Downgrade"
+        artist = song = length = "null"
+        if page == "NextSong":
+            artist, song, length = _pick_play(rng, plays, due)
+            gap = int(float(length) * 1000) + rng.randint(0, 3000)
+        else:
+            gap = rng.randint(1_000, 90_000)
+        first, gender, last, location, registration = signed_in if logged_in else ("null",) * 5
+        method, status = _PAGES[page]
+        heads.append(
+            _EVENT_HEAD
+            % (artist, "Logged In" if logged_in else "Logged Out", first, gender, item, last,
+               length, level, location, method, page, registration, session_id, song, status)
+        )  # fmt: skip
+        tails.append(tail_in if logged_in else tail_out)
+        gaps.append(gap)
+        if page.startswith("Submit"):  # the new level holds from the next event on
+            level = after
+    session.heads, session.tails, session.gaps = heads, tails, gaps
+
+
+def _pick_play(rng: random.Random, plays: _Plays, due: list) -> tuple[str, str, str]:
+    # `due` forces a catalogue match and a double-encoded name into every day.
+    if due:
+        kind = due.pop()
+        if kind == "catalogue" and plays.catalogue:
+            return plays.catalogue[int(rng.random() * len(plays.catalogue))]
+        if kind == "unicode" and plays.unicode:
+            return plays.unicode[int(rng.random() * len(plays.unicode))]
+    if plays.catalogue and rng.random() < CATALOGUE_SHARE:
+        return plays.catalogue[int(rng.random() * len(plays.catalogue))]
+    return plays.made_up[int(len(plays.made_up) * rng.random() ** 2)]  # popular songs repeat
+
+
+def _place_session(rng: random.Random, session: _Session, day_start: int) -> None:
+    """Start time inside the session's window, squeezing the gaps if it would not fit."""
+    window = DAY_MS // session.slots
+    gaps = session.gaps
+    span = sum(gaps[:-1])
+    if span >= window:
+        scale = max(0.0, (window - len(gaps)) / span)
+        gaps[:-1] = [1 + int(g * scale) for g in gaps[:-1]]
+        span = sum(gaps[:-1])
+    session.start = day_start + session.slot * window + int(rng.random() * (window - span))
+
+
+def _align_two_users(sessions: list[_Session], day_start: int) -> None:
+    """Move one session so that two different users have events at the same millisecond."""
+    signed_in = [s for s in sessions if '"auth":"Logged In"' in s.heads[0]]
+    for first in signed_in[:20]:
+        for other in signed_in:
+            if other.user is first.user:
+                continue
+            window = DAY_MS // other.slots
+            low = day_start + other.slot * window
+            if low <= first.start and first.start + sum(other.gaps[:-1]) < low + window:
+                other.start = first.start
+                return
+
+
+def _day_lines(seed: int, day: date, events: int, users: list[User], plays: _Plays) -> list[str]:
+    """The event lines of one day, sorted by ts: a function of its arguments only."""
+    rng = random.Random(f"{seed}:{day.isoformat()}")
+    ordinal = day.toordinal()
+    day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
+    sessions = _plan_sessions(rng, users, ordinal, events)
+    due = ["unicode", "catalogue"]
+    for number, session in enumerate(sessions):
+        # Unique across days: 100,000 sessions a day, ~55 years before ids repeat (INTEGER).
+        session_id = (ordinal % 20_000) * 100_000 + number
+        _render_session(rng, session, ordinal, session_id, plays, due)
+        _place_session(rng, session, day_start)
+    _align_two_users(sessions, day_start)
+    rows = []
+    for number, session in enumerate(sessions):
+        ts = session.start
+        for item, (head, tail, gap) in enumerate(
+            zip(session.heads, session.tails, session.gaps, strict=True)
+        ):
+            rows.append((ts, number, item, head, tail))
+            ts += gap
+    rows.sort()
+    return [f"{head}{ts}{tail}" for ts, _, _, head, tail in rows]
+
+
+def events_key(day: date) -> str:
+    return f"log_data/{day:%Y/%m}/{day.isoformat()}-events.json"
+
+
+def jsonpaths() -> str:
+    return json.dumps({"jsonpaths": [f"$['{key}']" for key in EVENT_KEYS]}, indent=2) + "\n"
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+class _Sink:
+    """Writes objects under a folder or an s3://bucket/prefix, counting bytes."""
+
+    def __init__(self, dest: str, endpoint_url: str | None) -> None:
+        self.bytes = 0
+        self._folders: set[str] = set()
+        if dest.startswith("s3://"):
+            import boto3  # only needed for S3
+
+            url = urlparse(dest)
+            self.bucket, prefix = url.netloc, url.path.strip("/")
+            self.prefix = f"{prefix}/" if prefix else ""
+            endpoint = endpoint_url or os.environ.get("SPARKIFY_S3_ENDPOINT_URL") or None
+            self._s3 = boto3.client("s3", endpoint_url=endpoint)
+        else:
+            self.root, self._s3 = os.path.abspath(os.path.expanduser(dest)), None
+
+    def put(self, key: str, text: str) -> None:
+        data = text.encode("utf-8")
+        self.bytes += len(data)
+        if self._s3 is not None:
+            self._s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+            return
+        path = os.path.join(self.root, key)
+        folder = os.path.dirname(path)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        with open(path, "wb") as out:
+            out.write(data)
+
+
+def generate_lake(
+    dest: str | os.PathLike,
+    *,
+    songs: int = 300,
+    users: int = 60,
+    days: int = 7,
+    events_per_day: int = 300,
+    start: date = date(2018, 11, 1),
+    seed: int = 42,
+    what: Iterable[str] = ("songs", "events"),
+    endpoint_url: str | None = None,
+) -> dict[str, int]:
+    """Write a Sparkify lake to a folder or s3://bucket/prefix; returns what was written.
+
+    Events need the catalogue, so `songs` matters even when only events are written.
+    """
+    what = set(what)
+    if not what <= {"songs", "events"}:
+        raise ValueError(f"what must name 'songs' and/or 'events', not {sorted(what)}")
+    if min(songs, days, events_per_day) < 0 or users < 1:
+        raise ValueError("songs, days and events_per_day must be >= 0, users >= 1")
+    sink = _Sink(os.fspath(dest), endpoint_url)
+    catalogue = build_catalogue(seed, songs)
+    summary = {"song_files": 0, "event_files": 0, "events": 0}
+    if "songs" in what:
+        for track_id, record in catalogue.songs:
+            sink.put(song_key(track_id), _enc(record))
+        summary["song_files"] = len(catalogue.songs)
+    if "events" in what and days > 0:
+        population = build_users(seed, users)
+        plays = _build_plays(seed, catalogue)
+        sink.put(JSONPATHS_FILE, jsonpaths())
+        for offset in range(days):
+            day = date.fromordinal(start.toordinal() + offset)
+            lines = _day_lines(seed, day, events_per_day, population, plays)
+            sink.put(events_key(day), "\n".join(lines) + "\n" if lines else "")
+            summary["event_files"] += 1
+            summary["events"] += len(lines)
+    summary["bytes"] = sink.bytes
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sparkify_assets.generate",
+        description="Write a deterministic Sparkify lake (song_data/, log_data/ and "
+        "log_json_path.json) to a folder or s3://bucket/prefix. Same arguments, same bytes; a "
+        "day's events do not depend on --start or --days, so a lake can be extended day by day.",
+    )
+    parser.add_argument("--out", required=True, help="folder or s3://bucket/prefix")
+    parser.add_argument("--songs", type=int, default=300, help="song files (default 300)")
+    parser.add_argument("--users", type=int, default=60, help="user population (default 60)")
+    parser.add_argument("--days", type=int, default=7, help="days of events (default 7)")
+    parser.add_argument(
+        "--events-per-day", type=int, default=300, help="events in each day (default 300)"
+    )
+    parser.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2018, 11, 1),
+        help="first day, YYYY-MM-DD (default 2018-11-01)",
+    )
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument(
+        "--only",
+        choices=("songs", "events"),
+        help="write only the songs or only the events (events still need --songs: they name "
+        "catalogue songs)",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        help="S3 endpoint (default: $SPARKIFY_S3_ENDPOINT_URL, else AWS); credentials come "
+        "from boto3's usual chain",
+    )
+    args = parser.parse_args(argv)
+    summary = generate_lake(
+        args.out,
+        songs=args.songs,
+        users=args.users,
+        days=args.days,
+        events_per_day=args.events_per_day,
+        start=args.start,
+        seed=args.seed,
+        what=(args.only,) if args.only else ("songs", "events"),
+        endpoint_url=args.endpoint_url,
+    )
+    json.dump(summary, sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
