@@ -25,6 +25,9 @@ from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
 from sparkify_assets.resources.warehouse import DEFAULT_DUCKDB_PATH, ENGINES, Warehouse
 
 
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
 class ConfigError(ValueError):
     """A setting that cannot work, named with what it accepts."""
 
@@ -80,16 +83,30 @@ def build_warehouse(env: Mapping[str, str]) -> Warehouse:
         return Warehouse(
             engine=engine, duckdb_path=env.get("SPARKIFY_DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH)
         )
-    default_port = 5439 if engine == "redshift" else 5432
+    redshift = engine == "redshift"
     password = EnvVar("SPARKIFY_DB_PASSWORD") if env.get("SPARKIFY_DB_PASSWORD") else None
-    return Warehouse(
-        engine=engine,
-        host=env.get("SPARKIFY_DB_HOST") or "127.0.0.1",
-        port=_port(env, "SPARKIFY_DB_PORT", default_port),
-        database=env.get("SPARKIFY_DB_NAME") or "sparkify",
-        user=env.get("SPARKIFY_DB_USER") or "sparkify",
-        password=password,
-    )
+    settings = {
+        "engine": engine,
+        "host": env.get("SPARKIFY_DB_HOST") or "127.0.0.1",
+        "port": _port(env, "SPARKIFY_DB_PORT", 5439 if redshift else 5432),
+        "database": env.get("SPARKIFY_DB_NAME") or "sparkify",
+        "user": env.get("SPARKIFY_DB_USER") or "sparkify",
+        "password": password,
+        "sslmode": _choice(
+            env, "SPARKIFY_DB_SSLMODE", "require" if redshift else "prefer", SSL_MODES
+        ),
+    }
+    if redshift:
+        for name in ("SPARKIFY_IAM_ROLE_ARN", "SPARKIFY_AWS_REGION"):
+            if not env.get(name):
+                raise ConfigError(f"{name} is required when SPARKIFY_WAREHOUSE=redshift")
+        if not env.get("SPARKIFY_LAKE", "").startswith("s3://"):
+            raise ConfigError(
+                "SPARKIFY_WAREHOUSE=redshift loads with COPY from S3: set SPARKIFY_LAKE=s3://bucket/prefix"
+            )
+        settings["iam_role_arn"] = env["SPARKIFY_IAM_ROLE_ARN"]
+        settings["aws_region"] = env["SPARKIFY_AWS_REGION"]
+    return Warehouse(**settings)
 
 
 ALL_ASSETS = load_assets_from_modules([staging, star, reports])

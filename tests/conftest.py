@@ -2,8 +2,8 @@
 
 PostgreSQL tests skip with the reason when no server answers, unless SPARKIFY_REQUIRE_SERVICES=1
 (CI sets it), where they fail instead. The server is found through SPARKIFY_TEST_DB_HOST, _PORT,
-_USER and _PASSWORD (default 127.0.0.1:5432, user and password `sparkify`); the user needs
-CREATEDB: each test gets a database of its own.
+_USER and _PASSWORD (default 127.0.0.1:5432, user `sparkify_test`, password `sparkify-test-pw`);
+the user needs CREATEDB: each test gets a database of its own.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ REQUIRE_SERVICES = os.environ.get("SPARKIFY_REQUIRE_SERVICES") == "1"
 PG = {
     "host": os.environ.get("SPARKIFY_TEST_DB_HOST", "127.0.0.1"),
     "port": int(os.environ.get("SPARKIFY_TEST_DB_PORT", "5432")),
-    "user": os.environ.get("SPARKIFY_TEST_DB_USER", "sparkify"),
-    "password": os.environ.get("SPARKIFY_TEST_DB_PASSWORD", "sparkify"),
+    "user": os.environ.get("SPARKIFY_TEST_DB_USER", "sparkify_test"),
+    # Distinct from every name, so a test can tell it never leaks into a log.
+    "password": os.environ.get("SPARKIFY_TEST_DB_PASSWORD", "sparkify-test-pw"),
 }
 # Small but with every quirk: 3 days of events, a catalogue some plays match.
 LAKE_SIZE = {"songs": 80, "users": 25, "days": 3, "events_per_day": 400, "seed": 7}

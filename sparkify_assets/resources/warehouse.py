@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import psycopg2
+from dagster_aws.redshift import RedshiftClientResource
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -236,6 +237,9 @@ class Warehouse(ConfigurableResource):
     database: str = "sparkify"
     user: str = "sparkify"
     password: str | None = Field(default=None, description="Never logged; pass via EnvVar")
+    sslmode: str = Field(default="prefer", description="psycopg2 sslmode (Redshift: require)")
+    iam_role_arn: str | None = Field(default=None, description="Redshift: the role COPY assumes")
+    aws_region: str | None = Field(default=None, description="Redshift: the lake bucket's region")
 
     @property
     def location(self) -> str:
@@ -247,11 +251,22 @@ class Warehouse(ConfigurableResource):
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A connection holding one transaction: committed on success, rolled back on error."""
+        with self._connect() as session:
+            try:
+                yield session
+                session.con.commit()
+            except BaseException:
+                session.con.rollback()
+                raise
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Session]:
         if self.engine == "duckdb":
             Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(self.duckdb_path, config={"memory_limit": "1GB"})
-            session: Session = DuckDBSession(con)
             con.begin()
+            with contextlib.closing(con):
+                yield DuckDBSession(con)
         elif self.engine == "postgres":
             con = psycopg2.connect(
                 host=self.host,
@@ -259,17 +274,27 @@ class Warehouse(ConfigurableResource):
                 dbname=self.database,
                 user=self.user,
                 password=self.password,
+                sslmode=self.sslmode,
                 connect_timeout=10,
                 application_name="sparkify_assets",
             )
-            session = PostgresSession(con)
+            with contextlib.closing(con):
+                yield PostgresSession(con)
+        elif self.engine == "redshift":
+            from sparkify_assets.resources.redshift import RedshiftSession
+
+            client = RedshiftClientResource(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password,
+                database=self.database,
+                sslmode=self.sslmode,
+                connect_timeout=10,
+            ).get_client()
+            # dagster-aws's client opens a connection per query: hold one of its connections
+            # for the asset's whole transaction instead (its _get_conn closes it on exit).
+            with client._get_conn() as con:
+                yield RedshiftSession(con, self.iam_role_arn or "", self.aws_region or "")
         else:
             raise ValueError(f"warehouse engine {self.engine!r} is not one of {ENGINES}")
-        try:
-            yield session
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        finally:
-            con.close()
