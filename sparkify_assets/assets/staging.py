@@ -41,6 +41,7 @@ def stage(
     with warehouse.session() as session:
         for name in (table, *BOOKKEEPING_TABLES):
             session.create_table(name)
+        session.lock(table)  # before reading the manifest: a concurrent run waits, then sees ours
         if config.full_refresh:
             session.run(table, "delete_all")
             session.run("staging_rejects", "delete_all", by_table)

@@ -45,6 +45,7 @@ def merge(
     with warehouse.session() as session:
         for name in ("load_state", "load_batches", *sources, table):
             session.create_table(name)
+        session.lock(table)  # before reading the watermark: a concurrent run waits, then sees ours
         if config.full_refresh:
             session.execute(f'DELETE FROM "{table}"')
         windows = {s: _open_window(session, table, s, config.full_refresh) for s in sources}

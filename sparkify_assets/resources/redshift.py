@@ -94,6 +94,13 @@ class RedshiftSession(PostgresSession):
         self.iam_role_arn = iam_role_arn
         self.region = region
 
+    def create_table(self, table):
+        self.run(table, "create")
+
+    def lock(self, table):
+        # Redshift's LOCK has no modes: it blocks other writers (and readers) until commit.
+        self.execute(f'LOCK "{table}"')
+
     def load_objects(self, rows):
         # Redshift has no COPY FROM STDIN: multi-row INSERTs, a thousand rows a statement.
         self.execute("DROP TABLE IF EXISTS load_objects")

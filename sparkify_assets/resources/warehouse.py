@@ -16,14 +16,15 @@ import csv
 import io
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg2
-from dagster_aws.redshift import RedshiftClientResource
 from dagster import ConfigurableResource
+from dagster_aws.redshift import RedshiftClientResource
 from pydantic import Field
 
 from sparkify_assets import sql_files
@@ -66,6 +67,14 @@ class Session:
 
     def create_table(self, table: str) -> None:
         self.run(table, "create")
+
+    def lock(self, table: str) -> None:
+        """Hold `table` against other writers until this transaction ends.
+
+        Two runs at once would both read the same manifest or watermark and write the same rows
+        twice; with the lock the second waits, then sees what the first committed.
+        """
+        self.execute(f'LOCK TABLE "{table}" IN SHARE ROW EXCLUSIVE MODE')
 
     def count(self, table: str) -> int:
         return self.fetch(f'SELECT COUNT(*) FROM "{table}"')[0][0]
@@ -143,6 +152,10 @@ class DuckDBSession(Session):
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
 
+    def lock(self, table):
+        # One process writes a DuckDB file at a time: the file lock already serializes runs.
+        pass
+
     def execute(self, sql, params=None):
         cursor = self.con.execute(sql, _used(sql, params))
         if cursor.description and cursor.description[0][0] == "Count":
@@ -175,9 +188,17 @@ class DuckDBSession(Session):
 
 class PostgresSession(Session):
     dialect = "postgres"
+    DDL_LOCK = 730_001  # an advisory lock id of this project's own
 
     def __init__(self, con):
         self.con = con
+
+    def create_table(self, table):
+        # Two runs creating the same table at once: the second would fail on PostgreSQL's
+        # catalog. A transaction-long advisory lock makes it wait, then find the table there.
+        if self.fetch("SELECT to_regclass(%(name)s)", {"name": f'"{table}"'})[0][0] is None:
+            self.execute("SELECT pg_advisory_xact_lock(%(id)s)", {"id": self.DDL_LOCK})
+            super().create_table(table)
 
     def execute(self, sql, params=None):
         with self.con.cursor() as cur:
@@ -262,13 +283,13 @@ class Warehouse(ConfigurableResource):
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Session]:
         if self.engine == "duckdb":
-            Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(self.duckdb_path, config={"memory_limit": "1GB"})
+            con = _duckdb_connect(self.duckdb_path)
             con.begin()
             with contextlib.closing(con):
                 yield DuckDBSession(con)
         elif self.engine == "postgres":
-            con = psycopg2.connect(
+            con = self._reach(
+                psycopg2.connect,
                 host=self.host,
                 port=self.port,
                 dbname=self.database,
@@ -294,7 +315,41 @@ class Warehouse(ConfigurableResource):
             ).get_client()
             # dagster-aws's client opens a connection per query: hold one of its connections
             # for the asset's whole transaction instead (its _get_conn closes it on exit).
-            with client._get_conn() as con:
+            connection = client._get_conn()
+            con = self._reach(connection.__enter__)
+            try:
                 yield RedshiftSession(con, self.iam_role_arn or "", self.aws_region or "")
+            finally:
+                connection.__exit__(None, None, None)
         else:
             raise ValueError(f"warehouse engine {self.engine!r} is not one of {ENGINES}")
+
+    def _reach(self, connect, **kwargs):
+        """Connect, or fail with one message saying where, as whom and why: never the password."""
+        try:
+            return connect(**kwargs)
+        except psycopg2.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1].strip() or type(exc).__name__
+            if self.password:
+                reason = reason.replace(self.password, "***")
+            raise WarehouseUnavailable(
+                f"cannot connect to the {self.engine} warehouse at {self.location}: {reason} "
+                "(check SPARKIFY_DB_HOST, _PORT, _NAME, _USER, _PASSWORD)"
+            ) from None
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be reached or refuses the login."""
+
+
+def _duckdb_connect(path: str, wait_seconds: float = 120.0) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting while another process holds its write lock (a second run)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(path, config={"memory_limit": "1GB"})
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
