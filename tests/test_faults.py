@@ -1,0 +1,163 @@
+"""Faults on real components: a run killed mid-load, two runs at once. Nothing lost, nothing
+doubled: afterwards every table equals what a clean run builds."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tests.conftest import PG, STAR_TABLES, read_table, run_graph
+from tests.reference import compute
+from tests.test_graph import add_day, assert_matches_reference
+
+DAGSTER = Path(sys.executable).parent / "dagster"
+MATERIALIZE = [
+    str(DAGSTER),
+    "asset",
+    "materialize",
+    "-m",
+    "sparkify_assets.definitions",
+    "--select",
+    "*",
+]
+
+
+def cli_env(warehouse, lake_dir, home: Path) -> dict:
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SPARKIFY_LAKE": str(lake_dir)}
+    if warehouse.engine == "duckdb":
+        env |= {"SPARKIFY_WAREHOUSE": "duckdb", "SPARKIFY_DUCKDB_PATH": warehouse.duckdb_path}
+    else:
+        env |= {
+            "SPARKIFY_WAREHOUSE": "postgres",
+            "SPARKIFY_DB_HOST": warehouse.host,
+            "SPARKIFY_DB_PORT": str(warehouse.port),
+            "SPARKIFY_DB_NAME": warehouse.database,
+            "SPARKIFY_DB_USER": warehouse.user,
+            "SPARKIFY_DB_PASSWORD": warehouse.password,
+        }
+    return env
+
+
+def start_cli(env, cwd: Path) -> subprocess.Popen:
+    """The CLI in its own process group, its output in a file (a full pipe would stall it)."""
+    log = (cwd / f"cli-{time.monotonic_ns()}.log").open("wb")
+    process = subprocess.Popen(
+        MATERIALIZE, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    process.log_path = Path(log.name)
+    return process
+
+
+def output_of(process) -> str:
+    return process.log_path.read_text(errors="replace")[-3000:]
+
+
+def kill_hard(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def wait_for_blocked(database: str, statement_start: str, process, timeout=60.0) -> None:
+    """Wait until the run's connection waits on our lock inside `statement_start...`."""
+    deadline = time.monotonic() + timeout
+    # Its own autocommit connection: within a transaction, pg_stat_activity stays a snapshot.
+    con = psycopg2.connect(dbname=database, **PG)
+    con.autocommit = True
+    with contextlib.closing(con), con.cursor() as cur:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, output_of(process)
+            cur.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND application_name = 'sparkify_assets' AND ltrim(query) LIKE %s",
+                (f"%{statement_start}%",),
+            )
+            if cur.fetchone()[0]:
+                return
+            time.sleep(0.05)
+        cur.execute(
+            "SELECT application_name, state, wait_event_type, left(query, 120) FROM pg_stat_activity"
+        )
+        seen = cur.fetchall()
+    raise AssertionError(f"the run never reached {statement_start!r}: {seen}")
+
+
+@pytest.fixture
+def blocker(postgres_warehouse):
+    """A second connection to the test database, to hold locks the run will wait on."""
+    con = psycopg2.connect(dbname=postgres_warehouse.database, **PG)
+    yield con
+    con.close()
+
+
+def test_killed_in_the_middle_of_a_staging_load_postgres(
+    postgres_warehouse, lake_dir, tmp_path, blocker
+):
+    run_graph(postgres_warehouse, lake_dir)  # creates the tables
+    new_key = add_day(lake_dir, 4)
+    staged_before = read_table(postgres_warehouse, "staging_events")
+    with blocker.cursor() as cur:  # the load copies its rows, then waits to record its batch
+        cur.execute("LOCK TABLE load_batches IN EXCLUSIVE MODE")
+    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(postgres_warehouse.database, "INSERT INTO load_batches", process)
+    kill_hard(process)
+    blocker.rollback()
+
+    staged = read_table(postgres_warehouse, "staging_events")
+    assert staged == staged_before and new_key not in {row[-2] for row in staged}
+
+    run_graph(postgres_warehouse, lake_dir)
+    assert_matches_reference(postgres_warehouse, lake_dir)
+
+
+def test_killed_in_the_middle_of_a_star_merge_postgres(
+    postgres_warehouse, lake_dir, tmp_path, blocker
+):
+    run_graph(postgres_warehouse, lake_dir)
+    add_day(lake_dir, 4)
+    songplays_before = read_table(postgres_warehouse, "songplays")
+    with blocker.cursor() as cur:  # songplays merges, then waits to move its watermark
+        cur.execute("SELECT * FROM load_state WHERE consumer = 'songplays' FOR UPDATE")
+    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(postgres_warehouse.database, "DELETE FROM load_state", process)
+    kill_hard(process)
+    blocker.rollback()
+
+    assert read_table(postgres_warehouse, "songplays") == songplays_before  # nothing half-written
+    run_graph(postgres_warehouse, lake_dir)
+    assert_matches_reference(postgres_warehouse, lake_dir)
+
+
+def test_killed_at_any_moment_duckdb(duckdb_warehouse, lake_dir, tmp_path):
+    """SIGKILL at several points of runs on DuckDB; the next run completes as a clean one."""
+    env = cli_env(duckdb_warehouse, lake_dir, tmp_path / "home")
+    for delay in (2.0, 3.0, 4.0):
+        process = start_cli(env, tmp_path)
+        time.sleep(delay)
+        if process.poll() is None:
+            kill_hard(process)
+        add_day(lake_dir, 4 + int(delay))  # the next attempt has new work to be killed in
+    run_graph(duckdb_warehouse, lake_dir)
+    assert_matches_reference(duckdb_warehouse, lake_dir)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
+    engine, request, lake_dir, tmp_path
+):
+    warehouse = request.getfixturevalue(f"{engine}_warehouse")
+    runs = [
+        start_cli(cli_env(warehouse, lake_dir, tmp_path / f"home{n}"), tmp_path) for n in (1, 2)
+    ]
+    for process in runs:
+        assert process.wait(timeout=300) == 0, output_of(process)
+    assert_matches_reference(warehouse, lake_dir)
+    expected = compute(lake_dir)
+    for table in STAR_TABLES:
+        assert len(read_table(warehouse, table)) == len(getattr(expected, table))
