@@ -32,7 +32,7 @@ from dagster._utils.warnings import BetaWarning
 
 from sparkify_assets import sql_files
 from sparkify_assets.assets.metadata import markdown_table
-from sparkify_assets.resources.warehouse import Session, Warehouse
+from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Session, Warehouse
 
 SAMPLE_SIZE = 10
 CHECKED_TABLES = (
@@ -158,7 +158,7 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
         for r in rules
     ]
 
-    @multi_asset_check(name=f"{table}_checks", specs=specs, can_subset=True)
+    @multi_asset_check(name=f"{table}_checks", specs=specs, can_subset=True, pool=WAREHOUSE_POOL)
     def table_checks(
         context: AssetCheckExecutionContext, warehouse: Warehouse
     ) -> Iterable[AssetCheckResult]:

@@ -3,6 +3,7 @@ doubled: afterwards every table equals what a clean run builds."""
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from tests.reference import compute
 from tests.test_graph import add_day, assert_matches_reference
 
 DAGSTER = Path(sys.executable).parent / "dagster"
+PRODUCTION_INSTANCE = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
 MATERIALIZE = [
     str(DAGSTER),
     "asset",
@@ -149,15 +151,27 @@ def test_killed_at_any_moment_duckdb(duckdb_warehouse, lake_dir, tmp_path):
 
 @pytest.mark.parametrize("engine", ["duckdb", "postgres"])
 def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
-    engine, request, lake_dir, tmp_path
+    engine, request, postgres_warehouse, lake_dir, tmp_path
 ):
+    """Both runs on the production instance (deploy/dagster.yaml: storage on PostgreSQL, the
+    `warehouse` pool): both succeed, and the tables are those of one clean run."""
     warehouse = request.getfixturevalue(f"{engine}_warehouse")
-    runs = [
-        start_cli(cli_env(warehouse, lake_dir, tmp_path / f"home{n}"), tmp_path) for n in (1, 2)
-    ]
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(PRODUCTION_INSTANCE, home / "dagster.yaml")
+    instance_storage = {
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_DB": postgres_warehouse.database,
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": PG["password"],
+    }
+    env = cli_env(warehouse, lake_dir, home) | instance_storage
+    runs = [start_cli(env, tmp_path) for _ in range(2)]
     for process in runs:
         assert process.wait(timeout=300) == 0, output_of(process)
     assert_matches_reference(warehouse, lake_dir)
     expected = compute(lake_dir)
     for table in STAR_TABLES:
         assert len(read_table(warehouse, table)) == len(getattr(expected, table))
+    assert "pool" in (home / "dagster.yaml").read_text()

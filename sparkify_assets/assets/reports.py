@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, MarkdownMetadataValue, MaterializeRes
 from sparkify_assets import sql_files
 from sparkify_assets.assets.metadata import markdown_table
 from sparkify_assets.assets.star import artists, play_times, songplays, songs, users
-from sparkify_assets.resources.warehouse import Warehouse
+from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
 
 REPORTS = {
     "paid_user_plays": "Plays by paid users (the analytics team's first query)",
@@ -15,7 +15,12 @@ REPORTS = {
 }
 
 
-@asset(group_name="reports", deps=[songplays, users, songs, artists, play_times], kinds={"sql"})
+@asset(
+    pool=WAREHOUSE_POOL,
+    group_name="reports",
+    deps=[songplays, users, songs, artists, play_times],
+    kinds={"sql"},
+)
 def analytics_report(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     """The analytics team's questions over the star schema, answered as markdown tables: plays
     by paid users, the most played songs and artists, and plays by hour of day."""

@@ -32,6 +32,7 @@ from sparkify_assets.resources import json_records
 from sparkify_assets.resources.lake import Lake, LakeObject
 
 ENGINES = ("duckdb", "postgres", "redshift")
+WAREHOUSE_POOL = "warehouse"  # Dagster concurrency pool of every step that writes or reads it
 DEFAULT_DUCKDB_PATH = Path(__file__).resolve().parents[2] / "data" / "sparkify.duckdb"
 # Objects parsed per statement: bounds memory on big loads and the spool folder on S3 lakes.
 CHUNK_OBJECTS = 2_000
