@@ -151,10 +151,13 @@ def records(content: str) -> list[tuple[int, str]]:
 
 
 MAX_TS = 253402300799999  # 9999-12-31 23:59:59.999 in epoch milliseconds
+MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 
 def stage(raw: str, columns: dict, required: tuple, is_events: bool) -> dict:
     """The staging row of one record (column -> value), or Rejected."""
+    if len(raw.encode("utf-8")) > MAX_RECORD_BYTES:
+        raise Rejected  # longer than Redshift's COPY takes for one JSON record
     try:
         obj = strict_json(raw)
     except (ValueError, RecursionError):

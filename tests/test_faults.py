@@ -2,6 +2,7 @@
 doubled: afterwards every table equals what a clean run builds."""
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -175,3 +176,43 @@ def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
     for table in STAR_TABLES:
         assert len(read_table(warehouse, table)) == len(getattr(expected, table))
     assert "pool" in (home / "dagster.yaml").read_text()
+
+
+def test_hostile_input_is_rejected_or_loaded_by_the_rules_and_the_run_goes_on(warehouse, lake_dir):
+    days = lake_dir / "log_data" / "2018" / "11"
+    event = json.loads(
+        (days / "2018-11-01-events.json").read_text(encoding="utf-8").splitlines()[0]
+    )
+    for name in (
+        "it's a day.json",
+        "with space ünï.json",
+        'back\\slash "q".json',
+        "*.json",
+        "x[1]?.json",
+    ):
+        (days / name).write_text(json.dumps({**event, "sessionId": 777}) + "\n", encoding="utf-8")
+    huge = json.dumps({**event, "artist": "x" * 50_000_000})  # a 50 MB line
+    (days / "huge.json").write_text(huge + "\n" + json.dumps(event) + "\n", encoding="utf-8")
+    deep = '{"nested": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    (days / "deep.json").write_text(deep + "\n", encoding="utf-8")
+    out_of_range = [
+        {**event, "ts": 1e30},
+        {**event, "sessionId": 2**40},
+        {**event, "status": 70000},
+    ]
+    (days / "range.json").write_text(
+        "\n".join(map(json.dumps, out_of_range)) + "\n", encoding="utf-8"
+    )
+    (days / "latin1.json").write_bytes(
+        json.dumps({**event, "firstName": "Zoë"}, ensure_ascii=False).encode("latin-1")
+    )
+
+    run_graph(warehouse, lake_dir, max_reject_rate=1.0)
+    assert_matches_reference(warehouse, lake_dir)
+    reasons = {
+        (r[1].rsplit("/", 1)[-1], r[2]): r[3] for r in read_table(warehouse, "staging_rejects")
+    }
+    assert reasons[("huge.json", 1)] == "record longer than 4194304 bytes"
+    assert reasons[("latin1.json", None)] == "object is not valid UTF-8"
+    assert reasons[("range.json", 2)] == "sessionId: not a whole number that fits INTEGER"
+    assert ("*.json", 1) not in reasons

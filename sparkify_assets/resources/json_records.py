@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from sparkify_assets import sql_files
 
 RAW_TEXT_CHARS = 300
+# Redshift's COPY takes JSON records of at most 4 MB; larger ones are rejected on every engine
+# (and never parsed: a 50 MB line would only cost memory).
+MAX_RECORD_BYTES = 4 * 1024 * 1024
 PARSED_TABLE = "parsed_records"
 
 # Record rules that a column type cannot say: (column, reason, SQL that is true for a bad value).
@@ -77,6 +80,7 @@ def _reject_reason(table: str, cols: tuple[RawColumn, ...]) -> str:
     """SQL naming the first rule a record breaks, or NULL for a good record."""
     whens = [
         ("line IS NULL", "'object is not valid UTF-8'"),
+        ("oversized", f"'record longer than {MAX_RECORD_BYTES} bytes'"),
         ("NOT is_json", "'invalid JSON'"),
         ("json_kind <> 'OBJECT'", "'not a JSON object'"),
     ]
@@ -130,10 +134,13 @@ records AS (
     UNION ALL
     SELECT object_key, NULL, NULL FROM objects WHERE body IS NULL
 ),
+trimmed AS (
+    SELECT object_key, source_line, rtrim(line, chr(13)) AS line FROM records
+),
 checked AS (
-    SELECT object_key, source_line, rtrim(line, chr(13)) AS line,
-           json_valid(rtrim(line, chr(13))) AS is_json
-    FROM records
+    SELECT *, strlen(line) > {MAX_RECORD_BYTES} AS oversized,
+           strlen(line) <= {MAX_RECORD_BYTES} AND json_valid(line) AS is_json
+    FROM trimmed
 ),
 valued AS (
     SELECT *,
@@ -143,7 +150,7 @@ valued AS (
     FROM checked
 ),
 typed AS (
-    SELECT object_key, source_line, line, is_json, json_kind, raw_values,
+    SELECT object_key, source_line, line, oversized, is_json, json_kind, raw_values,
         {typed}
     FROM valued
 )

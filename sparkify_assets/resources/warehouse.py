@@ -37,6 +37,7 @@ DEFAULT_DUCKDB_PATH = Path(__file__).resolve().parents[2] / "data" / "sparkify.d
 # Objects parsed per statement: bounds memory on big loads and the spool folder on S3 lakes.
 CHUNK_OBJECTS = 2_000
 CHUNK_BYTES = 256 * 1024 * 1024
+GLOB_CHARACTERS = set("*?[]{}")
 LOAD_OBJECTS_COLUMNS = ("object_key", "etag", "size", "rows_loaded", "rows_rejected")
 
 
@@ -128,13 +129,14 @@ def _parser(session: Session) -> Iterator[duckdb.DuckDBPyConnection]:
 def _parse_chunk(con: duckdb.DuckDBPyConnection, table: str, paths: dict[str, Path]):
     """Parse a chunk of objects into the parser's temp table; return per key (rows, rejects)."""
     keys = list(paths)
-    files = [str(paths[k]) for k in keys]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE load_files AS "
-        "SELECT unnest($keys) AS object_key, unnest($files) AS path",
-        {"keys": keys, "files": files},
-    )
-    con.execute(json_records.parse_query(table), {"paths": files})
+    with tempfile.TemporaryDirectory(prefix="sparkify-names-") as aliases:
+        files = [_literal_path(paths[k], Path(aliases), n) for n, k in enumerate(keys)]
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE load_files AS "
+            "SELECT unnest($keys) AS object_key, unnest($files) AS path",
+            {"keys": keys, "files": files},
+        )
+        con.execute(json_records.parse_query(table), {"paths": files})
     counts = {key: (0, 0) for key in keys}
     counts.update(
         {key: (good, bad) for key, good, bad in con.execute(json_records.COUNTS_QUERY).fetchall()}
@@ -145,6 +147,16 @@ def _parse_chunk(con: duckdb.DuckDBPyConnection, table: str, paths: dict[str, Pa
 def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
     """The parameters a DuckDB statement names: DuckDB refuses extra ones, psycopg2 ignores them."""
     return {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+
+
+def _literal_path(path: Path, aliases: Path, n: int) -> str:
+    """A name DuckDB reads as it is: it expands glob characters even in a list of files, so a
+    key like `log_data/*.json` would read every file. Such a file is read through a plain link."""
+    if not GLOB_CHARACTERS.intersection(str(path)):
+        return str(path)
+    alias = aliases / f"{n}.json"
+    alias.symlink_to(path.resolve())
+    return str(alias)
 
 
 class DuckDBSession(Session):
