@@ -24,7 +24,6 @@ from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
 from sparkify_assets.resources.warehouse import DEFAULT_DUCKDB_PATH, ENGINES, Warehouse
 
-
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 

@@ -216,3 +216,21 @@ def test_hostile_input_is_rejected_or_loaded_by_the_rules_and_the_run_goes_on(wa
     assert reasons[("latin1.json", None)] == "object is not valid UTF-8"
     assert reasons[("range.json", 2)] == "sessionId: not a whole number that fits INTEGER"
     assert ("*.json", 1) not in reasons
+
+
+def test_postgres_restarted_during_a_run_is_retried(
+    postgres_warehouse, lake_dir, tmp_path, blocker
+):
+    """The server goes away mid-run; the step's retry reconnects and the run completes."""
+    if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
+        pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster (as in CI)")
+    run_graph(postgres_warehouse, lake_dir)
+    add_day(lake_dir, 4)
+    with blocker.cursor() as cur:  # hold the run in the middle of its first load
+        cur.execute("LOCK TABLE load_batches IN EXCLUSIVE MODE")
+    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(postgres_warehouse.database, "INSERT INTO load_batches", process)
+    subprocess.run(["pg_ctlcluster", "15", "main", "restart"], check=True, timeout=120)
+    assert process.wait(timeout=300) == 0, output_of(process)
+    assert "RETRY" in output_of(process) or "retry" in process.log_path.read_text()
+    assert_matches_reference(postgres_warehouse, lake_dir)

@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, MarkdownMetadataValue, MaterializeRes
 from sparkify_assets import sql_files
 from sparkify_assets.assets.metadata import markdown_table
 from sparkify_assets.assets.star import artists, play_times, songplays, songs, users
-from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
+from sparkify_assets.resources.warehouse import WAREHOUSE_STEP, Warehouse
 
 REPORTS = {
     "paid_user_plays": "Plays by paid users (the analytics team's first query)",
@@ -16,7 +16,7 @@ REPORTS = {
 
 
 @asset(
-    pool=WAREHOUSE_POOL,
+    **WAREHOUSE_STEP,
     group_name="reports",
     deps=[songplays, users, songs, artists, play_times],
     kinds={"sql"},

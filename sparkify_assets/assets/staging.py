@@ -13,7 +13,7 @@ from pydantic import Field
 
 from sparkify_assets.assets.metadata import table_metadata
 from sparkify_assets.resources.lake import Lake
-from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
+from sparkify_assets.resources.warehouse import WAREHOUSE_STEP, Warehouse
 
 BOOKKEEPING_TABLES = ("staging_rejects", "load_manifest", "load_batches")
 
@@ -95,7 +95,7 @@ def stage(
     return MaterializeResult(metadata=metadata)
 
 
-@asset(pool=WAREHOUSE_POOL, group_name="staging", kinds={"sql"})
+@asset(**WAREHOUSE_STEP, group_name="staging", kinds={"sql"})
 def staging_events(
     context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse, lake: Lake
 ) -> MaterializeResult:
@@ -104,7 +104,7 @@ def staging_events(
     return stage(context, "staging_events", "log_data/", config, warehouse, lake)
 
 
-@asset(pool=WAREHOUSE_POOL, group_name="staging", kinds={"sql"})
+@asset(**WAREHOUSE_STEP, group_name="staging", kinds={"sql"})
 def staging_songs(
     context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse, lake: Lake
 ) -> MaterializeResult:

@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from sparkify_assets import sql_files
 from sparkify_assets.assets.metadata import table_metadata
 from sparkify_assets.assets.staging import LoadConfig
-from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse
+from sparkify_assets.resources.warehouse import WAREHOUSE_STEP, Warehouse
 
 Lineage = Mapping[str, Sequence[tuple[str, str]]]
 EVENTS, SONGS = "staging_events", "staging_songs"
@@ -76,7 +76,7 @@ def merge(
     return MaterializeResult(metadata=metadata)
 
 
-@asset(pool=WAREHOUSE_POOL, group_name="star", deps=[EVENTS], kinds={"sql"})
+@asset(**WAREHOUSE_STEP, group_name="star", deps=[EVENTS], kinds={"sql"})
 def users(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
     """One row per user (non-empty userId seen in any event), as of the user's latest event:
     name, gender and current level (free or paid; users move between the two)."""
@@ -92,7 +92,7 @@ def users(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehou
     return merge(context, "users", [EVENTS], config, warehouse, lineage)
 
 
-@asset(pool=WAREHOUSE_POOL, group_name="star", deps=[SONGS], kinds={"sql"})
+@asset(**WAREHOUSE_STEP, group_name="star", deps=[SONGS], kinds={"sql"})
 def songs(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
     """One row per song in the catalogue (song_id): title, artist, year (0 = unknown), duration
     in seconds."""
@@ -100,7 +100,7 @@ def songs(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehou
     return merge(context, "songs", [SONGS], config, warehouse, lineage)
 
 
-@asset(pool=WAREHOUSE_POOL, group_name="star", deps=[SONGS], kinds={"sql"})
+@asset(**WAREHOUSE_STEP, group_name="star", deps=[SONGS], kinds={"sql"})
 def artists(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
     """One row per artist in the catalogue (artist_id): name, location and coordinates, taken
     from the most complete of the artist's song records."""
@@ -115,7 +115,7 @@ def artists(context: AssetExecutionContext, config: LoadConfig, warehouse: Wareh
     return merge(context, "artists", [SONGS], config, warehouse, lineage)
 
 
-@asset(pool=WAREHOUSE_POOL, name="time", group_name="star", deps=[EVENTS], kinds={"sql"})
+@asset(**WAREHOUSE_STEP, name="time", group_name="star", deps=[EVENTS], kinds={"sql"})
 def play_times(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
     """One row per distinct play time (songplays.start_time, UTC, with milliseconds): hour, day
     of month, ISO week, month, year and weekday (0 = Sunday)."""
@@ -125,7 +125,7 @@ def play_times(context: AssetExecutionContext, config: LoadConfig, warehouse: Wa
 
 
 @asset(
-    pool=WAREHOUSE_POOL,
+    **WAREHOUSE_STEP,
     group_name="star",
     deps=[EVENTS, SONGS, users, play_times, songs, artists],
     kinds={"sql"},

@@ -7,6 +7,7 @@ the same lake in a folder or in S3 yields the same keys, manifests and staging r
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -15,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
 from dagster import ConfigurableResource
+from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 JSONPATHS_FILE = "log_json_path.json"
 SAMPLE_LAKE = Path(__file__).resolve().parents[2] / "sample_lake"
+PAGE_SIZE = 1000  # S3's largest ListObjectsV2 page
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,32 @@ class LakeObject:
     key: str
     etag: str  # S3's ETag, or size and mtime for a file: changes whenever the content may have
     size: int
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    """One page of a key-ordered listing.
+
+    `last_key` is the last key the page covered, data or not (a folder marker counts): the next
+    page starts after it. `more` says whether keys follow.
+    """
+
+    objects: list[LakeObject]
+    last_key: str
+    more: bool
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(endpoint_url: str | None, _profile: str | None, _access_key_id: str | None):
+    """One S3 client per endpoint (and credential source) per process.
+
+    dagster-aws's S3Resource builds it (endpoint URL, boto3's retry configuration), so the lake
+    adds only its bucket, prefix and key order. Building one opens a new boto3 session and reads
+    its service models (about 0.2 s), and Dagster builds a fresh Lake for every run and sensor
+    tick, hence the cache; boto3 clients are thread-safe. Credentials come from boto3's usual
+    chain; the cache key only tells a changed profile or key apart and is never logged.
+    """
+    return S3Resource(endpoint_url=endpoint_url).get_client()
 
 
 def is_data_key(key: str, size: int) -> bool:
@@ -63,8 +91,11 @@ class Lake(ConfigurableResource):
 
     def s3_client(self):
         if self._client is None:
-            # Credentials come from boto3's usual chain; nothing secret is held here.
-            self._client = boto3.client("s3", endpoint_url=self.s3_endpoint_url or None)
+            self._client = _s3_client(
+                self.s3_endpoint_url or None,
+                os.environ.get("AWS_PROFILE"),
+                os.environ.get("AWS_ACCESS_KEY_ID"),
+            )
         return self._client
 
     def check(self) -> None:
@@ -78,33 +109,58 @@ class Lake(ConfigurableResource):
 
     def list_objects(self, prefix: str, start_after: str | None = None) -> Iterator[LakeObject]:
         """Data objects under `prefix` (relative to the lake root), in key order, lazily."""
-        listing = self._list_s3 if self.is_s3 else self._list_folder
-        for obj in listing(prefix, start_after):
-            if is_data_key(obj.key, obj.size):
-                yield obj
+        for page in self.list_pages(prefix, start_after):
+            yield from page.objects
 
-    def _list_s3(self, prefix: str, start_after: str | None) -> Iterator[LakeObject]:
-        kwargs = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+    def list_pages(
+        self, prefix: str, start_after: str | None = None, page_size: int = PAGE_SIZE
+    ) -> Iterator[ListingPage]:
+        """The keys under `prefix` after `start_after`, in key order, a page at a time.
+
+        On S3 a page is one ListObjectsV2 request, so a caller that stops early pays only for
+        the pages it took. Pages hold data objects only; `last_key` still advances past folder
+        markers, empty objects and other keys that are not data.
+        """
+        listing = self._s3_pages if self.is_s3 else self._folder_pages
+        for page, last_key, more in listing(prefix, start_after, page_size):
+            objects = [o for o in page if is_data_key(o.key, o.size)]
+            yield ListingPage(objects, last_key, more)
+
+    def _s3_pages(self, prefix: str, start_after: str | None, page_size: int):
+        # dagster-aws's get_objects/get_s3_keys read the whole prefix into a list and sort it by
+        # LastModified, so they can neither start after a key nor stop after a page: the
+        # paginator is used directly.
+        kwargs = {
+            "Bucket": self.bucket,
+            "Prefix": self.prefix + prefix,
+            "PaginationConfig": {"PageSize": page_size},
+        }
         if start_after:
             kwargs["StartAfter"] = self.prefix + start_after
         for page in self.s3_client().get_paginator("list_objects_v2").paginate(**kwargs):
-            for item in page.get("Contents", []):
-                key = item["Key"][len(self.prefix) :]
-                yield LakeObject(key, item["ETag"].strip('"'), item["Size"])
+            items = page.get("Contents", [])
+            if items:
+                objects = [
+                    LakeObject(i["Key"][len(self.prefix) :], i["ETag"].strip('"'), i["Size"])
+                    for i in items
+                ]
+                yield objects, objects[-1].key, bool(page.get("IsTruncated"))
 
-    def _list_folder(self, prefix: str, start_after: str | None) -> Iterator[LakeObject]:
+    def _folder_pages(self, prefix: str, start_after: str | None, page_size: int):
         base = self.root / prefix
         if not base.is_dir():
             return
-        keys = []
-        for dirpath, _dirs, files in os.walk(base):
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            keys.extend(f"{rel}/{name}" for name in files)
-        for key in sorted(keys):
-            if start_after is not None and key <= start_after:
-                continue
+        rel = base.relative_to(self.root).as_posix()
+        keys = _sorted_keys(base, "" if rel == "." else f"{rel}/", start_after)
+        page: list[LakeObject] = []
+        for key in keys:
+            if len(page) == page_size:
+                yield page, page[-1].key, True
+                page = []
             stat = (self.root / key).stat()
-            yield LakeObject(key, f"{stat.st_size}-{stat.st_mtime_ns}", stat.st_size)
+            page.append(LakeObject(key, f"{stat.st_size}-{stat.st_mtime_ns}", stat.st_size))
+        if page:
+            yield page, page[-1].key, False
 
     def s3_uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
@@ -138,3 +194,27 @@ class Lake(ConfigurableResource):
             yield paths
         finally:
             shutil.rmtree(spool, ignore_errors=True)
+
+
+def _sorted_keys(folder: Path, rel: str, start_after: str | None) -> Iterator[str]:
+    """Keys of the files under `folder` (`rel` is its key prefix) after `start_after`, in S3's
+    key order, walking only the folders that can hold such keys.
+
+    A folder `a` is sorted as `a/`: every key inside it starts with that, so a depth-first walk
+    in this order yields keys in plain string order (as S3 lists them), and a folder whose keys
+    all sort before `start_after` is skipped without being read.
+    """
+    entries = []
+    with os.scandir(folder) as scan:
+        for entry in scan:
+            is_dir = entry.is_dir()
+            # Like os.walk: symlinked folders are not followed.
+            if is_dir and entry.is_symlink():
+                continue
+            entries.append((f"{rel}{entry.name}/" if is_dir else f"{rel}{entry.name}", entry))
+    for key, entry in sorted(entries, key=lambda e: e[0]):
+        if not key.endswith("/"):
+            if start_after is None or key > start_after:
+                yield key
+        elif start_after is None or start_after < key or start_after.startswith(key):
+            yield from _sorted_keys(Path(entry.path), key, start_after)

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 import psycopg2
-from dagster import ConfigurableResource
+from dagster import Backoff, ConfigurableResource, RetryPolicy
 from dagster_aws.redshift import RedshiftClientResource
 from pydantic import Field
 
@@ -33,6 +33,12 @@ from sparkify_assets.resources.lake import Lake, LakeObject
 
 ENGINES = ("duckdb", "postgres", "redshift")
 WAREHOUSE_POOL = "warehouse"  # Dagster concurrency pool of every step that writes or reads it
+# What every asset step that works in the warehouse shares: its pool, and retries for what passes
+# (a server restarting, a network blip). A retry is safe: a failed step rolled back everything.
+WAREHOUSE_STEP = {
+    "pool": WAREHOUSE_POOL,
+    "retry_policy": RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),
+}
 DEFAULT_DUCKDB_PATH = Path(__file__).resolve().parents[2] / "data" / "sparkify.duckdb"
 # Objects parsed per statement: bounds memory on big loads and the spool folder on S3 lakes.
 CHUNK_OBJECTS = 2_000

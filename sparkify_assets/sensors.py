@@ -1,0 +1,395 @@
+"""Sensors that watch the lake and request the runs that load what is new in it.
+
+One sensor per lake prefix: `log_data/` feeds `staging_events`, `song_data/` feeds
+`staging_songs`. A tick asks for at most one run: the staging asset the prefix feeds and
+everything downstream of it. The staging asset then loads whatever the load manifest lacks, so a
+run never depends on the exact list of objects that triggered it.
+
+How a tick finds what is new, at a cost that does not grow with the bucket
+--------------------------------------------------------------------------
+S3 lists keys in key order and can start after any key (`StartAfter`). The cursor keeps, per
+prefix:
+
+- `tail`: the last key listed so far. Each tick lists on from it (at most `tail_pages` pages).
+  Event files are named by their date, so a new day sorts after the tail: it is found on the
+  next tick by one LIST request, however long the history.
+- `sweep`: where a rolling reconciliation stopped. Each tick lists the next `sweep_pages` pages
+  of what earlier ticks covered, wrapping round at the tail. Song files arrive in any key order
+  (the key is a track id), so a new one can sort before the tail; and any object can be
+  rewritten in place (same key, new ETag). The sweep finds both within one lap.
+- `pending`: objects requested and not yet in the load manifest (key -> ETag, when, attempt). The
+  sweep does not request them again while their run is presumably queued or running; after
+  RETRY_AFTER_SECONDS without reaching the manifest (the run failed or was cancelled) they are
+  requested again. Once MAX_PENDING objects wait, a tick lists nothing new until they load: that
+  bounds the cursor, and a fresh deployment over a big backlog asks for one run, not one per tick.
+
+Every key a tick lists is compared with the warehouse's `load_manifest` (what staging loaded,
+with the version) in one query: the keys go to a temporary table and one join reads their
+loaded ETags (`sql/load_manifest.sql`, `versions_of_objects`). An object is new when the
+manifest lacks it or holds another ETag. Folder markers, empty objects and non-JSON keys are not
+data (`Lake.list_pages` drops them) and never trigger anything.
+
+Cost of a tick, per prefix: at most `tail_pages + sweep_pages` LIST requests of 1,000 keys (in
+the steady state one request for the tail, which comes back empty or with the new day, plus the
+sweep pages); one temporary-table load and one join over the keys listed plus those pending; a
+cursor the size of `pending`. None of it depends on how many keys the prefix holds; what does is
+the time a lap takes: ceil(keys / (1,000 x sweep_pages)) ticks. An S3 LIST request is about
+0.1 s, so even a catch-up tick of 30 pages stays far inside Dagster's 60 s tick timeout.
+
+Why not dagster-aws's `get_objects` / `get_s3_keys`: they read every page of the prefix on every
+tick and sort it by LastModified, and their `since_key` cursor skips objects written between two
+writes of the cursor object (dagster issue 22892). They cannot start after a key or stop after a
+page, so the lake lists with boto3's paginator directly; the client itself comes from
+dagster-aws's `S3Resource` (see `resources/lake.py`).
+
+Why not S3 event notifications through SQS: they would find a new object in seconds, but need a
+queue, a bucket notification configuration and a dead-letter policy per deployment, still need a
+periodic full reconciliation (notifications are delivered at least once, can be lost to a
+misconfiguration, and say nothing about what happened before they were set up), and do nothing
+for the local-folder lake. The sweep is that reconciliation, and with the ordered tail it already
+finds a new day on the next tick, so the queue would add infrastructure without changing what
+is found, only how fast a song file that sorts before the tail is.
+
+Run keys: a digest of the sorted (key, ETag, attempt) triples a tick requests. A tick evaluated
+twice from the same cursor asks for the same run key, and Dagster launches a run key once.
+
+Defaults, for a team that runs this in production:
+- Both sensors start RUNNING: new data must load without anyone clicking. A deployment that must
+  not load (a read-only copy) stops them in the UI, and that choice persists in the instance.
+- `log_data/` every 2 minutes: a new day loads within minutes of landing; the steady-state tick
+  is one empty LIST, two sweep pages and one small query (720 ticks a day, well under a cent of
+  S3 requests). `song_data/` every 5 minutes with 10 sweep pages: songs arrive now and then and
+  are not urgent; a lap over the real ~15,000-file catalogue takes two ticks (10 minutes), over
+  400,000 files about 3.5 hours.
+- On DuckDB the warehouse is one file that one process at a time may open for writing. A run
+  waits for it; a tick does not (a tick has 60 s): while a run holds the file, the tick skips
+  without moving its cursor and tries again at the next interval.
+"""
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from sparkify_assets.resources.lake import PAGE_SIZE, Lake, LakeObject
+from sparkify_assets.resources.warehouse import Warehouse
+
+RETRY_AFTER_SECONDS = 2 * 3600
+MAX_PENDING = 2_000
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What one sensor watches: a lake prefix, the staging asset it feeds, a tick's budget."""
+
+    name: str
+    prefix: str
+    staging_asset: str
+    interval_seconds: int
+    sweep_pages: int  # pages of already-covered keys re-checked per tick
+    tail_pages: int = 20  # pages of keys after the tail per tick (more only while catching up)
+    page_size: int = PAGE_SIZE
+
+
+EVENTS = Watch(
+    name="log_data_sensor",
+    prefix="log_data/",
+    staging_asset="staging_events",
+    interval_seconds=120,
+    sweep_pages=2,
+)
+SONGS = Watch(
+    name="song_data_sensor",
+    prefix="song_data/",
+    staging_asset="staging_songs",
+    interval_seconds=300,
+    sweep_pages=10,
+)
+WATCHES = (EVENTS, SONGS)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An object version a tick requested that the load manifest does not hold yet."""
+
+    etag: str
+    requested_at: int  # epoch seconds
+    attempt: int  # 0 for the first request, then one more per retry
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """What a sensor has seen of its prefix; stored by Dagster as compact JSON."""
+
+    tail: str | None = None  # the last key listed so far
+    sweep: str | None = None  # the sweep resumes after this key; None: from the start
+    pending: dict[str, Pending] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Cursor":
+        if not text:
+            return cls()
+        data = json.loads(text)
+        pending = {key: Pending(*value) for key, value in data.get("pending", {}).items()}
+        return cls(data.get("tail"), data.get("sweep"), pending)
+
+    def dump(self) -> str:
+        pending = {k: [p.etag, p.requested_at, p.attempt] for k, p in sorted(self.pending.items())}
+        return json.dumps(
+            {"tail": self.tail, "sweep": self.sweep, "pending": pending}, separators=(",", ":")
+        )
+
+
+# Keys k with after < k <= through; None means from the start, or to the end.
+KeyRange = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one part of a tick listed: data objects by key, and the key ranges it covered."""
+
+    objects: dict[str, LakeObject]
+    ranges: list[KeyRange]
+    pages: int
+
+
+NOTHING = Listing({}, [], 0)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The outcome of one tick: what to request, the next cursor, and what it cost."""
+
+    requested: dict[str, Pending]
+    cursor: Cursor
+    tail_pages: int  # listing pages read after the tail
+    sweep_pages: int  # listing pages read by the sweep
+    listed: int  # data keys compared with the manifest
+
+    @property
+    def pages(self) -> int:
+        return self.tail_pages + self.sweep_pages
+
+
+def in_range(key: str, key_range: KeyRange) -> bool:
+    after, through = key_range
+    return (after is None or key > after) and (through is None or key <= through)
+
+
+def list_tail(lake: Lake, watch: Watch, tail: str | None) -> tuple[Listing, str | None]:
+    """List on from the tail, at most `tail_pages` pages; return the listing and the new tail."""
+    objects: dict[str, LakeObject] = {}
+    pages, last, more = 0, tail, False
+    for page in lake.list_pages(watch.prefix, tail, watch.page_size):
+        pages += 1
+        objects.update((o.key, o) for o in page.objects)
+        last, more = page.last_key, page.more
+        if pages == watch.tail_pages:
+            break
+    return Listing(objects, [(tail, last if more else None)], pages), last
+
+
+def list_sweep(
+    lake: Lake, watch: Watch, sweep: str | None, tail: str | None
+) -> tuple[Listing, str | None]:
+    """List the next `sweep_pages` pages up to the tail, from where the sweep stopped.
+
+    Return the listing and where the next tick's sweep starts (None: the lap is done, so the
+    next one starts from the first key).
+    """
+    if tail is None:
+        return NOTHING, None
+    objects: dict[str, LakeObject] = {}
+    pages = 0
+    for page in lake.list_pages(watch.prefix, sweep, watch.page_size):
+        pages += 1
+        objects.update((o.key, o) for o in page.objects if o.key <= tail)
+        if page.last_key >= tail or not page.more:
+            break
+        if pages == watch.sweep_pages:
+            return Listing(objects, [(sweep, page.last_key)], pages), page.last_key
+    return Listing(objects, [(sweep, tail)], pages), None
+
+
+def loaded_versions(warehouse: Warehouse, table: str, keys: Iterable[str]) -> dict[str, str]:
+    """The ETag (or size and mtime) staging `table` loaded for each of `keys` that it loaded."""
+    rows = [(key, "", 0, 0, 0) for key in sorted(keys)]
+    if not rows:
+        return {}
+    with warehouse.session() as session:
+        session.create_table("load_manifest")
+        session.load_objects(rows)
+        found = session.fetch_section("load_manifest", "versions_of_objects", {"table_name": table})
+    return dict(found)
+
+
+def still_pending(
+    pending: dict[str, Pending],
+    listed: dict[str, LakeObject],
+    ranges: list[KeyRange],
+    loaded: dict[str, str],
+) -> dict[str, Pending]:
+    """The pending objects that have neither loaded nor left the lake."""
+    kept = {}
+    for key, entry in pending.items():
+        now_listed = listed.get(key)
+        if loaded.get(key) == entry.etag:
+            continue  # the requested version loaded
+        if now_listed is not None and loaded.get(key) == now_listed.etag:
+            continue  # a later version loaded
+        if now_listed is None and any(in_range(key, r) for r in ranges):
+            continue  # listed over and not there: deleted, or no longer data
+        kept[key] = entry
+    return kept
+
+
+def scan(lake: Lake, warehouse: Warehouse, watch: Watch, cursor: Cursor, now: int) -> Scan:
+    """One tick's work for one prefix: list within budget, compare, decide what to request."""
+    if len(cursor.pending) >= MAX_PENDING:
+        # A backlog is still loading: only see what of it has loaded, list nothing new.
+        tail_listing, tail, sweep_listing, sweep = NOTHING, cursor.tail, NOTHING, cursor.sweep
+    else:
+        tail_listing, tail = list_tail(lake, watch, cursor.tail)
+        # The sweep re-checks what earlier ticks covered: up to the tail they left.
+        sweep_listing, sweep = list_sweep(lake, watch, cursor.sweep, cursor.tail)
+    listed = {**sweep_listing.objects, **tail_listing.objects}
+    loaded = loaded_versions(warehouse, watch.staging_asset, listed.keys() | cursor.pending.keys())
+    pending = still_pending(
+        cursor.pending, listed, tail_listing.ranges + sweep_listing.ranges, loaded
+    )
+
+    def is_new(obj: LakeObject) -> bool:
+        waiting = pending.get(obj.key)
+        return loaded.get(obj.key) != obj.etag and (waiting is None or waiting.etag != obj.etag)
+
+    from_sweep = [o for o in sweep_listing.objects.values() if is_new(o)]
+    from_tail = sorted((o for o in tail_listing.objects.values() if is_new(o)), key=lambda o: o.key)
+    room = max(MAX_PENDING - len(pending) - len(from_sweep), 0)
+    if len(from_tail) > room:
+        # Take the first `room` new keys; the tail stops at the last one taken, and the next
+        # ticks list on from there once the backlog has loaded.
+        from_tail = from_tail[:room]
+        tail = from_tail[-1].key if from_tail else cursor.tail
+
+    requested = {o.key: Pending(o.etag, now, 0) for o in (*from_sweep, *from_tail)}
+    for key, entry in pending.items():
+        if key not in requested and now - entry.requested_at >= RETRY_AFTER_SECONDS:
+            requested[key] = Pending(entry.etag, now, entry.attempt + 1)
+    pending.update(requested)
+    return Scan(
+        requested=requested,
+        cursor=Cursor(tail, sweep, pending),
+        tail_pages=tail_listing.pages,
+        sweep_pages=sweep_listing.pages,
+        listed=len(listed),
+    )
+
+
+def run_key(watch: Watch, requested: dict[str, Pending]) -> str:
+    """The same objects, versions and attempts give the same key: a repeated tick is harmless."""
+    text = "".join(f"{k}\t{p.etag}\t{p.attempt}\n" for k, p in sorted(requested.items()))
+    return f"{watch.prefix.rstrip('/')}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+
+
+def duckdb_file_held(warehouse: Warehouse) -> bool:
+    """Whether another process (a run) holds the DuckDB warehouse file.
+
+    A session waits for the file as long as a run may take, longer than a tick may; a read-only
+    open fails at once instead, so the tick can skip rather than time out.
+    """
+    if warehouse.engine != "duckdb" or not Path(warehouse.duckdb_path).exists():
+        return False
+    try:
+        duckdb.connect(warehouse.duckdb_path, read_only=True).close()
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            return True
+        raise
+    return False
+
+
+def evaluate(
+    context: SensorEvaluationContext,
+    watch: Watch,
+    selection: Sequence[AssetKey],
+    warehouse: Warehouse,
+    lake: Lake,
+) -> SensorResult:
+    """One tick of the sensor for `watch`: at most one run request, and the next cursor."""
+    busy = SensorResult(skip_reason=f"{watch.prefix}: a run holds the DuckDB warehouse file")
+    if duckdb_file_held(warehouse):
+        return busy  # the cursor stays where it was
+    cursor = Cursor.parse(context.cursor)
+    try:
+        found = scan(lake, warehouse, watch, cursor, now=int(time.time()))
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        return busy  # a run took the file between the check and the tick's query
+    context.log.info(
+        f"{watch.prefix}: {found.listed} key(s) listed in {found.tail_pages} page(s) after the "
+        f"tail and {found.sweep_pages} of the sweep; "
+        f"{len(found.requested)} to load; {len(found.cursor.pending)} requested and not loaded yet"
+    )
+    next_cursor = found.cursor.dump()
+    if not found.requested:
+        return SensorResult(skip_reason=f"{watch.prefix}: nothing new", cursor=next_cursor)
+    keys = sorted(found.requested)
+    request = RunRequest(
+        run_key=run_key(watch, found.requested),
+        asset_selection=list(selection),
+        tags={
+            "sparkify/lake_prefix": watch.prefix,
+            "sparkify/new_objects": str(len(keys)),
+            "sparkify/first_new_object": keys[0],
+        },
+    )
+    return SensorResult(run_requests=[request], cursor=next_cursor)
+
+
+def selection_for(watch: Watch, assets: Sequence[AssetsDefinition]) -> list[AssetKey]:
+    """The staging asset the prefix feeds and everything downstream of it."""
+    keys = AssetSelection.assets(watch.staging_asset).downstream().resolve(assets)
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+def lake_sensor(watch: Watch, assets: Sequence[AssetsDefinition]) -> SensorDefinition:
+    """The sensor for one prefix of the lake; `assets` is the graph it requests runs from."""
+    selection = selection_for(watch, assets)
+
+    @sensor(
+        name=watch.name,
+        target=selection,
+        minimum_interval_seconds=watch.interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=(
+            f"Watches the lake's `{watch.prefix}` for new and changed objects and requests a run "
+            f"of `{watch.staging_asset}` and everything downstream of it."
+        ),
+    )
+    def watch_prefix(
+        context: SensorEvaluationContext, warehouse: Warehouse, lake: Lake
+    ) -> SensorResult:
+        return evaluate(context, watch, selection, warehouse, lake)
+
+    return watch_prefix
+
+
+def lake_sensors(assets: Sequence[AssetsDefinition]) -> list[SensorDefinition]:
+    """One sensor per watched prefix of the lake (`log_data/`, `song_data/`)."""
+    return [lake_sensor(watch, assets) for watch in WATCHES]
