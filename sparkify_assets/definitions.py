@@ -17,6 +17,7 @@ from dagster import (
     define_asset_job,
     in_process_executor,
     load_assets_from_modules,
+    map_asset_specs,
 )
 
 from sparkify_assets.assets import reports, staging, star
@@ -137,14 +138,30 @@ full_refresh_job = define_asset_job(
 )
 
 
+OWNERS = {
+    "staging": "team:data-engineering",
+    "star": "team:data-engineering",
+    "reports": "team:analytics",
+}
+
+
+def presented(assets, engine: str):
+    """The assets as the UI shows them: who owns each group, and the engine it runs on."""
+    return map_asset_specs(
+        lambda spec: spec.merge_attributes(owners=[OWNERS[spec.group_name]], kinds={engine}),
+        assets,
+    )
+
+
 def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
     env = os.environ if env is None else env
     max_reject_rate = _rate(env, "SPARKIFY_MAX_REJECT_RATE", DEFAULT_MAX_REJECT_RATE)
+    warehouse = build_warehouse(env)
     return Definitions(
-        assets=ALL_ASSETS,
+        assets=presented(ALL_ASSETS, warehouse.engine),
         asset_checks=build_checks(max_reject_rate),
         jobs=[sparkify_job, checks_job, full_refresh_job],
-        resources={"warehouse": build_warehouse(env), "lake": build_lake(env)},
+        resources={"warehouse": warehouse, "lake": build_lake(env)},
         # One process for the whole graph: its steps are SQL the warehouse runs, so a process
         # per step (Dagster's default) would only add about a second of start-up to each.
         executor=in_process_executor,

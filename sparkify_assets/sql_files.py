@@ -32,6 +32,7 @@ class Column:
     base_type: str  # "VARCHAR", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "TIMESTAMP", ...
     max_bytes: int | None  # the VARCHAR length limit, in bytes as Redshift counts
     not_null: bool
+    description: str | None  # the column's trailing comment in the CREATE TABLE
 
 
 @functools.cache
@@ -104,6 +105,7 @@ def columns(table: str) -> tuple[Column, ...]:
                     isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
                     for c in col.args.get("constraints", [])
                 ),
+                description=" ".join(c.strip() for c in col.comments or []) or None,
             )
         )
     return tuple(out)

@@ -4,11 +4,11 @@
 
 -- name: create
 CREATE TABLE IF NOT EXISTS artists (
-    artist_id VARCHAR(32)  NOT NULL,
-    name      VARCHAR(512),
-    location  VARCHAR(512),
-    latitude  DOUBLE PRECISION,
-    longitude DOUBLE PRECISION,
+    artist_id VARCHAR(32)  NOT NULL,  -- the artist's catalogue id
+    name      VARCHAR(512),           -- artist name
+    location  VARCHAR(512),           -- where the artist is from, as written; may be empty
+    latitude  DOUBLE PRECISION,       -- degrees; NULL when unknown
+    longitude DOUBLE PRECISION,       -- degrees; NULL when unknown
     PRIMARY KEY (artist_id)
 )
 -- Small: a copy on every node.

@@ -5,17 +5,16 @@
 
 -- name: create
 CREATE TABLE IF NOT EXISTS songplays (
-    songplay_id VARCHAR(32)   NOT NULL,
-    start_time  TIMESTAMP     NOT NULL,
-    user_id     INTEGER       NOT NULL,
-    level       VARCHAR(16),
-    song_id     VARCHAR(32),
-    artist_id   VARCHAR(32),
-    session_id  INTEGER,
-    location    VARCHAR(512),
-    user_agent  VARCHAR(512),
-    -- The event log object the play came from: a changed object replaces exactly its plays.
-    source_key  VARCHAR(1024) NOT NULL,
+    songplay_id VARCHAR(32)   NOT NULL,  -- md5 of the event's userId:sessionId:itemInSession:ts
+    start_time  TIMESTAMP     NOT NULL,  -- when the play started (UTC, with milliseconds)
+    user_id     INTEGER       NOT NULL,  -- who played (users.user_id)
+    level       VARCHAR(16),             -- free or paid, at the time of the play
+    song_id     VARCHAR(32),             -- the catalogue song (songs.song_id), NULL if not in it
+    artist_id   VARCHAR(32),             -- the catalogue artist (artists.artist_id), NULL if not
+    session_id  INTEGER,                 -- the app session of the play
+    location    VARCHAR(512),            -- the user's location at the time of the play
+    user_agent  VARCHAR(512),            -- the user's browser or app
+    source_key  VARCHAR(1024) NOT NULL,  -- the event log object the play came from
     PRIMARY KEY (songplay_id)
 )
 -- Not on song_id (mostly NULL: most plays are not in the catalogue, so one node would get them)

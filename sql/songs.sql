@@ -3,13 +3,11 @@
 
 -- name: create
 CREATE TABLE IF NOT EXISTS songs (
-    song_id   VARCHAR(32)  NOT NULL,
-    title     VARCHAR(512),
-    artist_id VARCHAR(32),
-    -- 0 means unknown, as the raw data has it.
-    year      SMALLINT,
-    -- A double, never a rounded decimal: songplays match songs on exact duration.
-    duration  DOUBLE PRECISION,
+    song_id   VARCHAR(32)  NOT NULL,  -- the song's catalogue id
+    title     VARCHAR(512),           -- song title
+    artist_id VARCHAR(32),            -- the song's artist (artists.artist_id)
+    year      SMALLINT,               -- release year; 0 means unknown, as the raw data has it
+    duration  DOUBLE PRECISION,       -- seconds, a double (never rounded: plays match on it)
     PRIMARY KEY (song_id)
 )
 -- Small next to the fact table: a copy on every node, so joins to songplays never move data.

@@ -4,28 +4,27 @@
 
 -- name: create
 CREATE TABLE IF NOT EXISTS staging_events (
-    artist        VARCHAR(512),
-    auth          VARCHAR(32),
-    firstname     VARCHAR(256),
-    gender        VARCHAR(16),
-    iteminsession INTEGER NOT NULL,
-    lastname      VARCHAR(256),
-    length        DOUBLE PRECISION,
-    level         VARCHAR(16),
-    location      VARCHAR(512),
-    method        VARCHAR(16),
-    page          VARCHAR(64) NOT NULL,
-    registration  BIGINT,
-    sessionid     INTEGER NOT NULL,
-    song          VARCHAR(512),
-    status        SMALLINT,
-    ts            BIGINT NOT NULL,
-    useragent     VARCHAR(512),
-    -- Text, not a number: logged-out events carry an empty string.
-    userid        VARCHAR(32),
-    source_key    VARCHAR(1024),
-    source_line   INTEGER,
-    load_batch    BIGINT NOT NULL
+    artist        VARCHAR(512),      -- artist name as the app logged it (NextSong only)
+    auth          VARCHAR(32),       -- 'Logged In' or 'Logged Out'
+    firstname     VARCHAR(256),      -- user's first name; NULL when logged out
+    gender        VARCHAR(16),       -- user's gender, M or F; NULL when logged out
+    iteminsession INTEGER NOT NULL,  -- position of the event in its session, from 0
+    lastname      VARCHAR(256),      -- user's last name; NULL when logged out
+    length        DOUBLE PRECISION,  -- song duration in seconds (NextSong only)
+    level         VARCHAR(16),       -- free or paid, at the time of the event
+    location      VARCHAR(512),      -- user's location, e.g. 'San Jose-Sunnyvale-Santa Clara, CA'
+    method        VARCHAR(16),       -- HTTP method of the request
+    page          VARCHAR(64) NOT NULL,  -- app page; 'NextSong' means a song play
+    registration  BIGINT,            -- when the user registered, epoch milliseconds
+    sessionid     INTEGER NOT NULL,  -- the session the event belongs to
+    song          VARCHAR(512),      -- song title as the app logged it (NextSong only)
+    status        SMALLINT,          -- HTTP status of the request
+    ts            BIGINT NOT NULL,   -- when the event happened, epoch milliseconds (UTC)
+    useragent     VARCHAR(512),      -- the user's browser or app
+    userid        VARCHAR(32),       -- user id as text; empty for logged-out events
+    source_key    VARCHAR(1024),     -- lake object the event came from
+    source_line   INTEGER,           -- line of the event in that object, from 1
+    load_batch    BIGINT NOT NULL    -- the staging load that brought the row
 )
 -- Rows are spread evenly (no join benefits from co-location: songplays reads a batch at a time);
 -- sorted by load_batch so a star table's incremental read of the newest batch skips old blocks.

@@ -4,19 +4,19 @@
 
 -- name: create
 CREATE TABLE IF NOT EXISTS staging_songs (
-    num_songs        INTEGER,
-    artist_id        VARCHAR(32) NOT NULL,
-    artist_latitude  DOUBLE PRECISION,
-    artist_longitude DOUBLE PRECISION,
-    artist_location  VARCHAR(512),
-    artist_name      VARCHAR(512),
-    song_id          VARCHAR(32) NOT NULL,
-    title            VARCHAR(512),
-    duration         DOUBLE PRECISION,
-    year             SMALLINT,
-    source_key       VARCHAR(1024),
-    source_line      INTEGER,
-    load_batch       BIGINT NOT NULL
+    num_songs        INTEGER,            -- songs in the record (1 in the Million Song Dataset)
+    artist_id        VARCHAR(32) NOT NULL,  -- artist's id, e.g. 'ARJIE2Y1187B994AB7'
+    artist_latitude  DOUBLE PRECISION,   -- artist's latitude, NULL when unknown
+    artist_longitude DOUBLE PRECISION,   -- artist's longitude, NULL when unknown
+    artist_location  VARCHAR(512),       -- artist's location as written, often empty
+    artist_name      VARCHAR(512),       -- artist's name (a JSON number keeps its text)
+    song_id          VARCHAR(32) NOT NULL,  -- song's id, e.g. 'SOUPIRU12A6D4FA1E1'
+    title            VARCHAR(512),       -- song title (a JSON number keeps its text)
+    duration         DOUBLE PRECISION,   -- song duration in seconds
+    year             SMALLINT,           -- release year; 0 when unknown
+    source_key       VARCHAR(1024),      -- lake object the song came from
+    source_line      INTEGER,            -- line of the record in that object (1)
+    load_batch       BIGINT NOT NULL     -- the staging load that brought the row
 )
 -- Spread evenly; sorted by load_batch so the songs/artists merges read only the newest batch.
 DISTSTYLE EVEN

@@ -3,13 +3,13 @@
 
 -- name: create
 CREATE TABLE IF NOT EXISTS "time" (
-    start_time TIMESTAMP NOT NULL,
-    "hour"     SMALLINT,
-    "day"      SMALLINT,
-    week       SMALLINT,
-    "month"    SMALLINT,
-    "year"     SMALLINT,
-    weekday    SMALLINT,
+    start_time TIMESTAMP NOT NULL,  -- a play's start (UTC, with milliseconds)
+    "hour"     SMALLINT,            -- hour of day, 0-23
+    "day"      SMALLINT,            -- day of month, 1-31
+    week       SMALLINT,            -- ISO week of the year, 1-53
+    "month"    SMALLINT,            -- month, 1-12
+    "year"     SMALLINT,            -- year
+    weekday    SMALLINT,            -- 0 = Sunday ... 6 = Saturday, as Redshift's EXTRACT(dow ...)
     PRIMARY KEY (start_time)
 )
 -- About as many rows as songplays: distributed on start_time like songplays, so their join is

@@ -4,13 +4,12 @@
 
 -- name: create
 CREATE TABLE IF NOT EXISTS users (
-    user_id      INTEGER NOT NULL,
-    first_name   VARCHAR(256),
-    last_name    VARCHAR(256),
-    gender       VARCHAR(16),
-    level        VARCHAR(16),
-    -- When the user's latest event happened.
-    last_seen_at TIMESTAMP,
+    user_id      INTEGER NOT NULL,  -- the app's user id
+    first_name   VARCHAR(256),      -- as of the user's latest event
+    last_name    VARCHAR(256),      -- as of the user's latest event
+    gender       VARCHAR(16),       -- M or F, as of the user's latest event
+    level        VARCHAR(16),       -- free or paid: the level of the user's latest event
+    last_seen_at TIMESTAMP,         -- when the user's latest event happened (UTC)
     PRIMARY KEY (user_id)
 )
 -- Small: a copy on every node.

@@ -96,3 +96,25 @@ def test_staging_columns_follow_the_jsonpaths():
         names = [c.name for c in sql_files.columns(table)]
         assert names[:count] == [k.lower() for k in keys]
         assert names[count:] == ["source_key", "source_line", "load_batch"]
+
+
+def test_every_table_column_is_described_and_every_asset_owned():
+    for table in (
+        "staging_events",
+        "staging_songs",
+        "users",
+        "songs",
+        "artists",
+        "time",
+        "songplays",
+    ):
+        undescribed = [c.name for c in sql_files.columns(table) if not c.description]
+        assert undescribed == [], table
+    graph = build_definitions({}).resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert (
+            node.owners
+            and "duckdb" in node.kinds
+            and node.group_name in ("staging", "star", "reports")
+        )

@@ -21,17 +21,11 @@ from sparkify_assets.resources.warehouse import Session
 PREVIEW_ROWS = 5
 
 
-def table_schema(table: str, descriptions: Mapping[str, str] | None = None) -> TableSchema:
-    """The column schema read from the table's CREATE TABLE in `sql/`."""
-    descriptions = descriptions or {}
+def table_schema(table: str) -> TableSchema:
+    """The column schema read from the table's CREATE TABLE in `sql/` (comments describe)."""
     return TableSchema(
         columns=[
-            TableColumn(
-                name=c.name,
-                type=c.type,
-                description=descriptions.get(c.name),
-                constraints=None,
-            )
+            TableColumn(name=c.name, type=c.type, description=c.description)
             for c in sql_files.columns(table)
         ]
     )
