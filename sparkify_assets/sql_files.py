@@ -105,7 +105,9 @@ def columns(table: str) -> tuple[Column, ...]:
                     isinstance(c.args.get("kind"), exp.NotNullColumnConstraint)
                     for c in col.args.get("constraints", [])
                 ),
-                description=" ".join(c.strip() for c in col.comments or []) or None,
+                # A column's trailing comment; sqlglot hangs the last one on a constraint.
+                description=" ".join(c.strip() for n in col.walk() for c in n.comments or [])
+                or None,
             )
         )
     return tuple(out)
