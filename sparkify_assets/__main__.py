@@ -9,7 +9,8 @@ import sys
 
 from dagster import DagsterInstance
 
-from sparkify_assets.definitions import TABLE_ASSETS, defs
+from sparkify_assets.definitions import defs
+from sparkify_assets.sql_files import TABLE_ASSETS
 
 
 def main() -> int:

@@ -35,18 +35,6 @@ from sparkify_assets.assets.metadata import markdown_table
 from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Session, Warehouse
 
 SAMPLE_SIZE = 10
-CHECKED_TABLES = (
-    "load_manifest",
-    "load_batches",
-    "staging_rejects",
-    "staging_events",
-    "staging_songs",
-    "users",
-    "songs",
-    "artists",
-    "time",
-    "songplays",
-)
 DEFAULT_MAX_REJECT_RATE = 0.01
 
 
@@ -166,7 +154,7 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
         parameters = rule_parameters(max_reject_rate)
         with warehouse.session() as session:
             # Checks run on a fresh warehouse too (the checks job): an absent table is empty.
-            for name in CHECKED_TABLES:
+            for name in (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS):
                 session.create_table(name)
             for rule in rules:
                 if AssetCheckKey(AssetKey(table), rule.name) not in selected:

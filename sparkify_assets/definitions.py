@@ -20,6 +20,7 @@ from dagster import (
     map_asset_specs,
 )
 
+from sparkify_assets import sql_files
 from sparkify_assets.assets import reports, staging, star
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
@@ -110,15 +111,6 @@ def build_warehouse(env: Mapping[str, str]) -> Warehouse:
 
 
 ALL_ASSETS = load_assets_from_modules([staging, star, reports])
-TABLE_ASSETS = [
-    "staging_events",
-    "staging_songs",
-    "users",
-    "songs",
-    "artists",
-    "time",
-    "songplays",
-]
 
 sparkify_job = define_asset_job(
     "sparkify_job",
@@ -134,7 +126,7 @@ full_refresh_job = define_asset_job(
     "full_refresh_job",
     selection=AssetSelection.all(),
     description="Rebuild every table from everything in the lake.",
-    config={"ops": {name: {"config": {"full_refresh": True}} for name in TABLE_ASSETS}},
+    config={"ops": {name: {"config": {"full_refresh": True}} for name in sql_files.TABLE_ASSETS}},
 )
 
 

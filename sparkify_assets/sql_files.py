@@ -20,6 +20,9 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The tables that are assets, in load order, and the tables that keep track of loading.
+TABLE_ASSETS = ("staging_events", "staging_songs", "users", "songs", "artists", "time", "songplays")
+BOOKKEEPING_TABLES = ("staging_rejects", "load_manifest", "load_batches", "load_state")
 DIALECTS = ("duckdb", "postgres", "redshift")
 _SECTION = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _REDSHIFT_ONLY = (exp.DistKeyProperty, exp.DistStyleProperty, exp.SortKeyProperty)

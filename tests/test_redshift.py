@@ -16,6 +16,7 @@ import sqlglot
 from dagster import materialize
 from sqlglot import exp
 
+from sparkify_assets import sql_files
 from sparkify_assets.definitions import ALL_ASSETS, ConfigError, build_warehouse
 from sparkify_assets.generate import generate_lake
 from sparkify_assets.resources.lake import Lake
@@ -142,19 +143,7 @@ def redshift_stand_in(postgres_warehouse, monkeypatch):
     """A Redshift-engine Warehouse whose connections (made by dagster-aws) reach PostgreSQL."""
     sent: list[str] = []
     with postgres_warehouse.session() as session:  # Redshift's DDL does not run on PostgreSQL
-        for table in (
-            "staging_events",
-            "staging_songs",
-            "staging_rejects",
-            "load_manifest",
-            "load_batches",
-            "load_state",
-            "users",
-            "songs",
-            "artists",
-            "time",
-            "songplays",
-        ):
+        for table in (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS):
             session.create_table(table)
     real_connect = psycopg2.connect
     monkeypatch.setattr(

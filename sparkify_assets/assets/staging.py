@@ -11,11 +11,10 @@ from datetime import UTC, datetime
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from pydantic import Field
 
+from sparkify_assets import sql_files
 from sparkify_assets.assets.metadata import table_metadata
 from sparkify_assets.resources.lake import Lake
 from sparkify_assets.resources.warehouse import WAREHOUSE_STEP, Warehouse
-
-BOOKKEEPING_TABLES = ("staging_rejects", "load_manifest", "load_batches")
 
 
 class LoadConfig(Config):
@@ -39,7 +38,7 @@ def stage(
     objects = list(lake.list_objects(prefix))
     by_table = {"table_name": table}
     with warehouse.session() as session:
-        for name in (table, *BOOKKEEPING_TABLES):
+        for name in (table, *sql_files.BOOKKEEPING_TABLES):
             session.create_table(name)
         session.lock(table)  # before reading the manifest: a concurrent run waits, then sees ours
         if config.full_refresh:
