@@ -22,6 +22,7 @@ from dagster import (
 
 from sparkify_assets import sql_files
 from sparkify_assets.assets import reports, staging, star
+from sparkify_assets.assets.metadata import table_schema
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
 from sparkify_assets.resources.warehouse import DEFAULT_DUCKDB_PATH, ENGINES, Warehouse
@@ -138,11 +139,22 @@ OWNERS = {
 
 
 def presented(assets, engine: str):
-    """The assets as the UI shows them: who owns each group, and the engine it runs on."""
-    return map_asset_specs(
-        lambda spec: spec.merge_attributes(owners=[OWNERS[spec.group_name]], kinds={engine}),
-        assets,
-    )
+    """The assets as the UI shows them before their first run: who owns each group, the engine
+    it runs on, and each table's name and columns (from its CREATE TABLE in `sql/`)."""
+
+    def present(spec):
+        table = spec.key.to_user_string()
+        metadata = {}
+        if table in sql_files.TABLE_ASSETS:
+            metadata = {
+                "dagster/table_name": table,
+                "dagster/column_schema": table_schema(table),
+            }
+        return spec.merge_attributes(
+            owners=[OWNERS[spec.group_name]], kinds={engine}, metadata=metadata
+        )
+
+    return map_asset_specs(present, assets)
 
 
 def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:

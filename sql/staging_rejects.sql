@@ -21,3 +21,11 @@ WHERE table_name = %(table_name)s AND source_key IN (SELECT object_key FROM load
 
 -- name: delete_all
 DELETE FROM staging_rejects WHERE table_name = %(table_name)s;
+
+-- name: sample
+-- The first rejects of one load, for the asset's metadata.
+SELECT source_key, source_line, reason
+FROM staging_rejects
+WHERE table_name = %(table_name)s AND load_batch = %(load_batch)s
+ORDER BY source_key, source_line
+LIMIT 10;

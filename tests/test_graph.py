@@ -139,6 +139,7 @@ def test_bad_records_are_quarantined_and_counted(warehouse, lake_dir):
 
     result = run_graph(warehouse, lake_dir, max_reject_rate=0.5)
     assert metadata_of(result, "staging_events")["rows_rejected"] == len(bad_lines)
+    assert "invalid JSON" in metadata_of(result, "staging_events")["rejects_sample"]
     assert metadata_of(result, "staging_songs")["rows_rejected"] == 1
     rejects = read_table(warehouse, "staging_rejects")
     reasons = {r[2]: r[3] for r in rejects if r[0] == "staging_events"}

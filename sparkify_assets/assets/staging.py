@@ -8,11 +8,11 @@ was loaded. A rerun with nothing new changes nothing.
 
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, MarkdownMetadataValue, MaterializeResult, asset
 from pydantic import Field
 
 from sparkify_assets import sql_files
-from sparkify_assets.assets.metadata import table_metadata
+from sparkify_assets.assets.metadata import markdown_table, table_metadata
 from sparkify_assets.resources.lake import Lake
 from sparkify_assets.resources.warehouse import WAREHOUSE_STEP, Warehouse
 
@@ -91,6 +91,12 @@ def stage(
             rows_changed=rows_replaced,
             rows_rejected=rows_rejected,
         )
+        if rows_rejected:
+            header, sample = session.query(
+                sql_files.statements("staging_rejects", "sample", session.dialect)[0],
+                {**by_table, "load_batch": load_batch},
+            )
+            metadata["rejects_sample"] = MarkdownMetadataValue(markdown_table(header, sample))
     return MaterializeResult(metadata=metadata)
 
 
