@@ -8,6 +8,7 @@ the user needs CREATEDB: each test gets a database of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -79,15 +80,14 @@ def _admin_connection():
 def postgres_warehouse() -> Warehouse:
     """A Warehouse on a fresh PostgreSQL database, dropped after the test."""
     name = f"sparkify_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_connection()
-    with admin.cursor() as cur:
+    with contextlib.closing(_admin_connection()) as admin, admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
         yield Warehouse(engine="postgres", database=name, **PG)
     finally:
-        with admin.cursor() as cur:
+        # A new connection: the test may have restarted the server.
+        with contextlib.closing(_admin_connection()) as admin, admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
