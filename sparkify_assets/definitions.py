@@ -26,6 +26,7 @@ from sparkify_assets.assets.metadata import table_schema
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
 from sparkify_assets.resources.warehouse import DEFAULT_DUCKDB_PATH, ENGINES, Warehouse
+from sparkify_assets.sensors import lake_sensors
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -161,8 +162,10 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
     env = os.environ if env is None else env
     max_reject_rate = _rate(env, "SPARKIFY_MAX_REJECT_RATE", DEFAULT_MAX_REJECT_RATE)
     warehouse = build_warehouse(env)
+    assets = presented(ALL_ASSETS, warehouse.engine)
     return Definitions(
-        assets=presented(ALL_ASSETS, warehouse.engine),
+        assets=assets,
+        sensors=lake_sensors(assets),
         asset_checks=build_checks(max_reject_rate),
         jobs=[sparkify_job, checks_job, full_refresh_job],
         resources={"warehouse": warehouse, "lake": build_lake(env)},

@@ -27,6 +27,8 @@ def analytics_report(context: AssetExecutionContext, warehouse: Warehouse) -> Ma
     sections = []
     metadata = {}
     with warehouse.session() as session:
+        for table in sql_files.TABLE_ASSETS:  # a first run may select only part of the graph
+            session.create_table(table)
         for name, title in REPORTS.items():
             (query,) = sql_files.statements("reports", name, session.dialect)
             header, rows = session.query(query)
