@@ -168,6 +168,8 @@ def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
         "DAGSTER_PG_PASSWORD": PG["password"],
     }
     env = cli_env(warehouse, lake_dir, home) | instance_storage
+    # As in production, the instance's storage is set up once before runs share it.
+    subprocess.run([str(DAGSTER), "instance", "migrate"], env=env, check=True, capture_output=True)
     runs = [start_cli(env, tmp_path) for _ in range(2)]
     for process in runs:
         assert process.wait(timeout=300) == 0, output_of(process)
