@@ -6,17 +6,26 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psycopg2
 import pytest
+from dagster import materialize
 
+from sparkify_assets.checks import build_checks
+from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.resources.lake import Lake, LakeError
+from sparkify_assets.resources.warehouse import Warehouse, WarehouseUnavailable
 from tests.conftest import PG, STAR_TABLES, read_table, run_graph
 from tests.reference import compute
 from tests.test_graph import add_day, assert_matches_reference
+
+pytest_plugins = ("tests.s3_server",)
 
 DAGSTER = Path(sys.executable).parent / "dagster"
 PRODUCTION_INSTANCE = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
@@ -236,3 +245,109 @@ def test_postgres_restarted_during_a_run_is_retried(
     assert process.wait(timeout=300) == 0, output_of(process)
     assert "RETRY" in output_of(process) or "retry" in process.log_path.read_text()
     assert_matches_reference(postgres_warehouse, lake_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_host_and_wrong_password_say_what_to_fix_and_keep_the_secret(
+    postgres_warehouse,
+):
+    secret = "not-the-password-8c1f"
+    unreachable = Warehouse(engine="postgres", host="127.0.0.1", port=free_port(), password=secret)
+    wrong_password = Warehouse(**{**postgres_warehouse.__dict__, "password": secret})
+    for warehouse, reason in (
+        (unreachable, "Connection refused"),
+        (wrong_password, "password authentication failed"),
+    ):
+        with pytest.raises(WarehouseUnavailable) as error, warehouse.session():
+            pass
+        message = str(error.value)
+        assert reason in message and warehouse.location in message and "SPARKIFY_DB_HOST" in message
+        assert secret not in message and secret not in repr(error.value.__cause__)
+
+
+def test_lake_without_log_data_stops_before_any_table_changes(duckdb_warehouse, lake_dir, tmp_path):
+    run_graph(duckdb_warehouse, lake_dir)
+    before = {t: read_table(duckdb_warehouse, t) for t in ("staging_events", *STAR_TABLES)}
+    songs_only = tmp_path / "songs_only"
+    shutil.copytree(lake_dir / "song_data", songs_only / "song_data")
+    result = materialize(
+        [*ALL_ASSETS, *build_checks()],
+        resources={"warehouse": duckdb_warehouse, "lake": Lake(url=str(songs_only))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "has nothing under 'log_data/'" in failure.event_specific_data.error.message
+    assert failure.step_key == "staging_events"
+    assert {t: read_table(duckdb_warehouse, t) for t in before} == before
+
+
+def test_missing_bucket_says_so(s3_endpoint, aws_credentials):
+    lake = Lake(url="s3://no-such-bucket-4e2a/lake", s3_endpoint_url=s3_endpoint)
+    with pytest.raises(
+        LakeError, match="bucket 'no-such-bucket-4e2a' cannot be listed \\(NoSuchBucket\\)"
+    ):
+        lake.check("log_data/")
+
+
+class PausableProxy:
+    """A TCP relay to `upstream` on a loopback port that can refuse all traffic for a while:
+    the S3 server going away and coming back, as seen by the client."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self.open = threading.Event()
+        self.open.set()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            self.open.wait()
+            with socket.create_server(("127.0.0.1", self.port)) as server:
+                server.settimeout(0.1)
+                while self.open.is_set():
+                    try:
+                        client, _ = server.accept()
+                    except TimeoutError:
+                        continue
+                    upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+                    self.sockets += [client, upstream]
+                    for a, b in ((client, upstream), (upstream, client)):
+                        threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def outage(self, seconds: float):
+        """Refuse new connections and cut the open ones, for `seconds`."""
+        self.open.clear()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+        threading.Timer(seconds, self.open.set).start()
+
+
+def test_s3_away_for_a_few_seconds_during_a_load(
+    duckdb_warehouse, lake_dir, s3_endpoint, s3_client, s3_lake
+):
+    bucket, prefix = s3_lake[5:].split("/", 1)
+    for path in sorted(p for p in lake_dir.rglob("*") if p.is_file()):
+        s3_client.upload_file(
+            str(path), bucket, f"{prefix}/{path.relative_to(lake_dir).as_posix()}"
+        )
+    proxy = PausableProxy(int(s3_endpoint.rsplit(":", 1)[1]))
+    proxy.outage(4.0)  # the run starts while the server is away
+    run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=f"http://127.0.0.1:{proxy.port}")
+    assert_matches_reference(duckdb_warehouse, lake_dir)

@@ -8,12 +8,19 @@ was loaded. A rerun with nothing new changes nothing.
 
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, Config, MarkdownMetadataValue, MaterializeResult, asset
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MarkdownMetadataValue,
+    MaterializeResult,
+    asset,
+)
 from pydantic import Field
 
 from sparkify_assets import sql_files
 from sparkify_assets.assets.metadata import markdown_table, table_metadata
-from sparkify_assets.resources.lake import Lake
+from sparkify_assets.resources.lake import Lake, LakeError
 from sparkify_assets.resources.warehouse import WAREHOUSE_STEP, Warehouse
 
 
@@ -34,7 +41,10 @@ def stage(
     lake: Lake,
 ) -> MaterializeResult:
     """Load the new and changed objects under `prefix` of the lake into staging `table`."""
-    lake.check()
+    try:
+        lake.check(prefix)  # before any table changes: a lake set wrong stops here, clearly
+    except LakeError as exc:
+        raise Failure(str(exc), allow_retries=False) from None  # retrying cannot fix settings
     objects = list(lake.list_objects(prefix))
     by_table = {"table_name": table}
     with warehouse.session() as session:

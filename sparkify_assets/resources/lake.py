@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import botocore.exceptions
 from dagster import ConfigurableResource
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
@@ -55,7 +56,12 @@ def _s3_client(endpoint_url: str | None, _profile: str | None, _access_key_id: s
     tick, hence the cache; boto3 clients are thread-safe. Credentials come from boto3's usual
     chain; the cache key only tells a changed profile or key apart and is never logged.
     """
-    return S3Resource(endpoint_url=endpoint_url).get_client()
+    # Ten attempts with boto3's backoff ride out an S3 endpoint that is away for a few seconds.
+    return S3Resource(endpoint_url=endpoint_url, max_attempts=10).get_client()
+
+
+class LakeError(ValueError):
+    """The lake cannot be read as configured; the message says what to fix."""
 
 
 def is_data_key(key: str, size: int) -> bool:
@@ -98,14 +104,38 @@ class Lake(ConfigurableResource):
             )
         return self._client
 
-    def check(self) -> None:
-        """Fail with one clear message when the lake cannot be read at all."""
+    def check(self, prefix: str = "") -> None:
+        """Fail with one clear message, naming what to fix, when the lake cannot be read or holds
+        nothing under `prefix` (a lake root set one level too high or too low, say)."""
         if self.is_s3:
             if not self.bucket:
-                raise ValueError(f"SPARKIFY_LAKE={self.url!r} names no bucket (s3://bucket/prefix)")
-            self.s3_client().list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+                raise LakeError(f"SPARKIFY_LAKE={self.url!r} names no bucket (s3://bucket/prefix)")
+            try:
+                listing = self.s3_client().list_objects_v2(
+                    Bucket=self.bucket, Prefix=self.prefix + prefix, MaxKeys=1
+                )
+            except botocore.exceptions.NoCredentialsError:
+                raise LakeError(
+                    f"SPARKIFY_LAKE={self.url!r}: no AWS credentials found (boto3 looks in "
+                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws, instance roles)"
+                ) from None
+            except botocore.exceptions.ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "error")
+                raise LakeError(
+                    f"SPARKIFY_LAKE={self.url!r}: bucket {self.bucket!r} cannot be listed "
+                    f"({code}); check the bucket name, SPARKIFY_S3_ENDPOINT_URL and what the "
+                    "credentials may read"
+                ) from None
+            empty = listing.get("KeyCount", 0) == 0
         elif not self.root.is_dir():
-            raise ValueError(f"SPARKIFY_LAKE={self.url!r} is not a folder")
+            raise LakeError(f"SPARKIFY_LAKE={self.url!r} is not a folder")
+        else:
+            empty = not (self.root / prefix).is_dir()
+        if prefix and empty:
+            raise LakeError(
+                f"SPARKIFY_LAKE={self.url!r} has nothing under {prefix!r}: the lake root should "
+                "hold song_data/ and log_data/"
+            )
 
     def list_objects(self, prefix: str, start_after: str | None = None) -> Iterator[LakeObject]:
         """Data objects under `prefix` (relative to the lake root), in key order, lazily."""

@@ -348,7 +348,7 @@ class Warehouse(ConfigurableResource):
         try:
             return connect(**kwargs)
         except psycopg2.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1].strip() or type(exc).__name__
+            reason = " ".join(line.strip() for line in str(exc).splitlines()) or repr(exc)
             if self.password:
                 reason = reason.replace(self.password, "***")
             raise WarehouseUnavailable(
