@@ -1,52 +1,24 @@
 """The real command line, once: `dagster asset materialize` of the whole graph in a subprocess."""
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 
+from sparkify_assets import sql_files
 from tests.reference import compute
+from tests.test_faults import MATERIALIZE, cli_env
 
-DAGSTER = Path(sys.executable).parent / "dagster"
 
-
-def test_dagster_asset_materialize_builds_every_table(lake_dir, tmp_path):
-    database = tmp_path / "cli.duckdb"
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "SPARKIFY_LAKE": str(lake_dir),
-        "SPARKIFY_DUCKDB_PATH": str(database),
-        "SPARKIFY_WAREHOUSE": "duckdb",
-    }
-    os.makedirs(env["DAGSTER_HOME"])
-    command = [
-        str(DAGSTER),
-        "asset",
-        "materialize",
-        "-m",
-        "sparkify_assets.definitions",
-        "--select",
-        "*",
-    ]
+def test_dagster_asset_materialize_builds_every_table(lake_dir, duckdb_warehouse, tmp_path):
+    env = cli_env(duckdb_warehouse, lake_dir, tmp_path / "dagster_home")
     done = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        MATERIALIZE, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "RUN_SUCCESS" in done.stderr
 
     expected = compute(lake_dir)
-    with duckdb.connect(str(database), read_only=True) as con:
-        for table in (
-            "staging_events",
-            "staging_songs",
-            "songplays",
-            "users",
-            "songs",
-            "artists",
-            "time",
-        ):
+    with duckdb.connect(duckdb_warehouse.duckdb_path, read_only=True) as con:
+        for table in sql_files.TABLE_ASSETS:
             (count,) = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
             assert count == len(getattr(expected, table)), table

@@ -99,15 +99,7 @@ def test_staging_columns_follow_the_jsonpaths():
 
 
 def test_every_table_column_is_described_and_every_asset_owned():
-    for table in (
-        "staging_events",
-        "staging_songs",
-        "users",
-        "songs",
-        "artists",
-        "time",
-        "songplays",
-    ):
+    for table in sql_files.TABLE_ASSETS:
         undescribed = [c.name for c in sql_files.columns(table) if not c.description]
         assert undescribed == [], table
     graph = build_definitions({}).resolve_asset_graph()
