@@ -19,6 +19,7 @@ RAW_TEXT_CHARS = 300
 # (and never parsed: a 50 MB line would only cost memory).
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 PARSED_TABLE = "parsed_records"
+RECORDS_TABLE = "raw_records"
 
 # Record rules that a column type cannot say: (column, reason, SQL that is true for a bad value).
 EXTRA_RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -61,13 +62,11 @@ def _typed(col: RawColumn, text: str) -> str:
     """SQL turning the JSON value's text into the column's type, or NULL when it would lose data."""
     if col.base_type in _INTEGER_TYPES:
         sql_type = _DUCKDB_TYPE.get(col.base_type, col.base_type)
-        number = f"TRY_CAST({text} AS DOUBLE)"
-        # Digits cast exactly; an integral float (1540344794796.0) only where a double is exact.
+        # A whole number as digits or as an integral float (1540344794796.0): its double and
+        # its integer agree. A fraction rounds when cast to an integer, so they differ.
         return (
-            f"CASE WHEN regexp_full_match(trim({text}), '-?[0-9]+') "
-            f"THEN TRY_CAST(trim({text}) AS {sql_type}) "
-            f"WHEN {number} = trunc({number}) AND abs({number}) < 9007199254740992 "
-            f"THEN TRY_CAST({number} AS {sql_type}) END"
+            f"CASE WHEN TRY_CAST({text} AS DOUBLE) = TRY_CAST({text} AS BIGINT) "
+            f"THEN TRY_CAST({text} AS {sql_type}) END"
         )
     if col.base_type == "DOUBLE":
         return f"CASE WHEN isfinite(TRY_CAST({text} AS DOUBLE)) THEN TRY_CAST({text} AS DOUBLE) END"
@@ -104,11 +103,8 @@ def _reject_reason(table: str, cols: tuple[RawColumn, ...]) -> str:
 
 
 def parse_query(table: str) -> str:
-    """DuckDB SQL creating PARSED_TABLE from the files in temp table `load_files(object_key, path)`.
-
-    Parameter `$paths` is the list of those paths. An object that is one JSON value (a song file,
-    even pretty-printed) is one record at line 1; otherwise it is JSON lines, numbered from 1.
-    """
+    """DuckDB SQL creating PARSED_TABLE from RECORDS_TABLE: per record, the typed columns of
+    `table` and, for a record that breaks a rule, the reason."""
     cols = raw_columns(table)
     paths = ", ".join(f"'$.\"{c.key}\"'" for c in cols)
     typed = ",\n        ".join(
@@ -117,36 +113,16 @@ def parse_query(table: str) -> str:
     names = ", ".join(c.name for c in cols)
     return f"""
 CREATE OR REPLACE TEMP TABLE {PARSED_TABLE} AS
-WITH objects AS (
-    SELECT f.object_key, try(decode(b.content)) AS body
-    FROM read_blob($paths) AS b JOIN load_files AS f ON f.path = b.filename
-),
-records AS (
-    SELECT object_key, 1 AS source_line, body AS line FROM objects WHERE json_valid(body)
-    UNION ALL
-    SELECT object_key, source_line, line FROM (
-        SELECT object_key, unnest(lines) AS line, generate_subscripts(lines, 1) AS source_line
-        FROM (
-            SELECT object_key, string_split(body, chr(10)) AS lines
-            FROM objects WHERE body IS NOT NULL AND NOT json_valid(body)
-        )
-    ) WHERE trim(line) <> ''
-    UNION ALL
-    SELECT object_key, NULL, NULL FROM objects WHERE body IS NULL
-),
-trimmed AS (
-    SELECT object_key, source_line, rtrim(line, chr(13)) AS line FROM records
-),
-checked AS (
-    SELECT *, strlen(line) > {MAX_RECORD_BYTES} AS oversized,
-           strlen(line) <= {MAX_RECORD_BYTES} AND json_valid(line) AS is_json
-    FROM trimmed
+WITH checked AS (
+    SELECT object_key, source_line, line,
+           strlen(line) > {MAX_RECORD_BYTES} AS oversized,
+           -- NULL for text that is not JSON (never parsed when oversized)
+           CASE WHEN strlen(line) <= {MAX_RECORD_BYTES} THEN try(json_type(line)) END AS json_kind
+    FROM {RECORDS_TABLE}
 ),
 valued AS (
-    SELECT *,
-        CASE WHEN is_json THEN json_type(line) END AS json_kind,
-        CASE WHEN is_json AND json_type(line) = 'OBJECT'
-             THEN json_extract_string(line, [{paths}]) END AS raw_values
+    SELECT *, json_kind IS NOT NULL AS is_json,
+        CASE WHEN json_kind = 'OBJECT' THEN json_extract_string(line, [{paths}]) END AS raw_values
     FROM checked
 ),
 typed AS (
@@ -158,6 +134,38 @@ SELECT {names}, object_key AS source_key, source_line,
        {_reject_reason(table, cols)} AS reject_reason,
        left(line, {RAW_TEXT_CHARS}) AS raw_text
 FROM typed
+"""
+
+
+# One row per record of the files in temp table `load_files(object_key, path)` ($paths lists
+# those paths). An object that is one JSON value (a song file, even pretty-printed) is one record
+# at line 1; otherwise it is JSON lines, numbered from 1, blank lines skipped. An object that is
+# not UTF-8 is one row with a NULL line.
+RECORDS_QUERY = f"""
+CREATE OR REPLACE TEMP TABLE {RECORDS_TABLE} AS
+WITH objects AS (
+    SELECT f.object_key, try(decode(b.content)) AS body
+    FROM read_blob($paths) AS b JOIN load_files AS f ON f.path = b.filename
+),
+split AS (
+    SELECT object_key, body, string_split(body, chr(10)) AS lines FROM objects
+),
+grouped AS (
+    -- Only when the first line is not JSON can the object be one multi-line JSON value.
+    SELECT object_key,
+           CASE WHEN body IS NULL THEN [NULL]
+                WHEN json_valid(lines[1]) THEN lines
+                WHEN json_valid(body) THEN [body]
+                ELSE lines END AS lines
+    FROM split
+)
+SELECT object_key, CASE WHEN line IS NOT NULL THEN source_line END AS source_line,
+       rtrim(line, chr(13)) AS line
+FROM (
+    SELECT object_key, unnest(lines) AS line, unnest(range(1, len(lines) + 1)) AS source_line
+    FROM grouped
+)
+WHERE line IS NULL OR NOT regexp_full_match(line, '[ \t\r]*')
 """
 
 

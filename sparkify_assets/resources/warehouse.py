@@ -42,7 +42,9 @@ WAREHOUSE_STEP = {
 DEFAULT_DUCKDB_PATH = Path(__file__).resolve().parents[2] / "data" / "sparkify.duckdb"
 # Objects parsed per statement: bounds memory on big loads and the spool folder on S3 lakes.
 CHUNK_OBJECTS = 2_000
-CHUNK_BYTES = 256 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024 * 1024
+# Bounded memory (DuckDB spills past it); row order in a table means nothing here.
+DUCKDB_CONFIG = {"memory_limit": "1GB", "preserve_insertion_order": False}
 GLOB_CHARACTERS = set("*?[]{}")
 LOAD_OBJECTS_COLUMNS = ("object_key", "etag", "size", "rows_loaded", "rows_rejected")
 
@@ -125,7 +127,7 @@ def _parser(session: Session) -> Iterator[duckdb.DuckDBPyConnection]:
     if isinstance(session, DuckDBSession):
         yield session.con
         return
-    con = duckdb.connect(config={"memory_limit": "1GB", "threads": 2})
+    con = duckdb.connect(config={**DUCKDB_CONFIG, "threads": 2})
     try:
         yield con
     finally:
@@ -142,7 +144,8 @@ def _parse_chunk(con: duckdb.DuckDBPyConnection, table: str, paths: dict[str, Pa
             "SELECT unnest($keys) AS object_key, unnest($files) AS path",
             {"keys": keys, "files": files},
         )
-        con.execute(json_records.parse_query(table), {"paths": files})
+        con.execute(json_records.RECORDS_QUERY, {"paths": files})
+        con.execute(json_records.parse_query(table))
     counts = {key: (0, 0) for key in keys}
     counts.update(
         {key: (good, bad) for key, good, bad in con.execute(json_records.COUNTS_QUERY).fetchall()}
@@ -367,7 +370,7 @@ def _duckdb_connect(path: str, wait_seconds: float = 120.0) -> duckdb.DuckDBPyCo
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return duckdb.connect(path, config={"memory_limit": "1GB"})
+            return duckdb.connect(path, config=DUCKDB_CONFIG)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
