@@ -20,7 +20,7 @@ from dagster import materialize
 from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.resources.lake import Lake, LakeError
-from sparkify_assets.resources.warehouse import Warehouse, WarehouseUnavailable
+from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse, WarehouseUnavailable
 from tests.conftest import PG, STAR_TABLES, read_table, run_graph
 from tests.reference import compute
 from tests.test_graph import add_day, assert_matches_reference
@@ -177,8 +177,10 @@ def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
         "DAGSTER_PG_PASSWORD": PG["password"],
     }
     env = cli_env(warehouse, lake_dir, home) | instance_storage
-    # As in production, the instance's storage is set up once before runs share it.
-    subprocess.run([str(DAGSTER), "instance", "migrate"], env=env, check=True, capture_output=True)
+    # As in production, the instance's storage and the pool's limit are set up once, before
+    # runs share them (two runs creating the limit at once would collide in Dagster's storage).
+    for setup in (["migrate"], ["concurrency", "set", WAREHOUSE_POOL, "1"]):
+        subprocess.run([str(DAGSTER), "instance", *setup], env=env, check=True, capture_output=True)
     runs = [start_cli(env, tmp_path) for _ in range(2)]
     for process in runs:
         assert process.wait(timeout=300) == 0, output_of(process)
