@@ -35,6 +35,8 @@ JOIN new_staging_songs AS s
   ON e.song = s.title AND e.artist = s.artist_name AND e.length = s.duration
 WHERE e.page = 'NextSong';
 
+ANALYZE songplays_objects;
+
 DELETE FROM songplays WHERE source_key IN (SELECT source_key FROM songplays_objects);
 
 INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id,

@@ -37,3 +37,5 @@ SELECT COALESCE(MAX(load_batch), 0) FROM staging_songs;
 -- The rows of the batches a star table has not taken in yet, as a session-local table.
 CREATE TEMP TABLE new_staging_songs AS
 SELECT * FROM staging_songs WHERE load_batch > %(after_batch)s AND load_batch <= %(up_to_batch)s;
+-- Fresh statistics: planners would otherwise guess a temp table's size and pick nested loops.
+ANALYZE new_staging_songs;

@@ -26,6 +26,8 @@ FROM staging_events AS e
 WHERE e.userid IN (SELECT userid FROM new_staging_events WHERE userid <> '')
 GROUP BY e.userid;
 
+ANALYZE users_latest_ts;
+
 CREATE TEMP TABLE users_latest AS
 SELECT user_id, first_name, last_name, gender, level, last_seen_at
 FROM (

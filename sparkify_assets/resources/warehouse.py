@@ -248,6 +248,7 @@ class PostgresSession(Session):
         csv.writer(buffer).writerows(rows)
         buffer.seek(0)
         self.copy_csv("load_objects", LOAD_OBJECTS_COLUMNS, buffer)
+        self.execute("ANALYZE load_objects")  # its real size, not the planner's guess
 
     def _stage_chunk(self, parser, table, paths, load_batch):
         counts = _parse_chunk(parser, table, paths)
