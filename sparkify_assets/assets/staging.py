@@ -70,6 +70,7 @@ def stage(
             session.load_objects([(o.key, o.etag, o.size, *counts[o.key]) for o in todo])
             now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
             batch = {**by_table, "load_batch": load_batch, "loaded_at": now}
+            session.analyze(table)
             session.run("load_manifest", "record_objects", batch)
             session.run(
                 "load_batches",

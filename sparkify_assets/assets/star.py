@@ -62,6 +62,8 @@ def merge(
             for kind, count in zip(kinds, session.run(table, section), strict=True):
                 inserted += count if kind == "insert" else 0
                 deleted += count if kind == "delete" else 0
+        if inserted or deleted:
+            session.analyze(table)
         for source, (_after, up_to, _replaced) in windows.items():
             state = {"consumer": table, "source": source, "load_batch": up_to}
             session.run("load_state", "set", state)
