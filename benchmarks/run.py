@@ -210,6 +210,19 @@ def compose_lake(dest: Path, parts: Iterable[tuple[Path, str]]) -> Path:
 # --- warehouses --------------------------------------------------------------------------------
 
 
+def drop_database(admin, name: str, attempts: int = 20) -> None:
+    """DROP DATABASE ... WITH (FORCE), waiting out an autovacuum worker: a superuser process that
+    FORCE may not end for a non-superuser role (a fresh, big load is what wakes it)."""
+    for attempt in range(attempts):
+        try:
+            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except Exception as exc:  # psycopg2 is imported lazily, where PostgreSQL is measured
+            if type(exc).__name__ != "InsufficientPrivilege" or attempt == attempts - 1:
+                raise
+            time.sleep(1)
+
+
 class DuckDBEngine:
     name = "duckdb"
 
@@ -281,7 +294,7 @@ class PostgresEngine:
         return name
 
     def drop(self, handle: str) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{handle}" WITH (FORCE)')
+        drop_database(self._admin, handle)
 
     def drop_leftovers(self) -> None:
         """Databases an interrupted earlier run of this script left behind."""

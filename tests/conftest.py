@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -85,9 +86,22 @@ def postgres_warehouse() -> Warehouse:
     try:
         yield Warehouse(engine="postgres", database=name, **PG)
     finally:
-        # A new connection: the test may have restarted the server.
+        drop_database(name)
+
+
+def drop_database(name: str, attempts: int = 10) -> None:
+    """Drop a test database. FORCE ends its sessions, but not an autovacuum worker (a superuser
+    process a non-superuser may not end): wait for it to finish, a second or so."""
+    for attempt in range(attempts):
+        # A new connection each time: the test may have restarted the server.
         with contextlib.closing(_admin_connection()) as admin, admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except psycopg2.errors.InsufficientPrivilege:
+                if attempt == attempts - 1:
+                    raise
+        time.sleep(1)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
