@@ -785,6 +785,12 @@ def fmt_peak(runs: list) -> str:
     return fmt_mb(top.peak_bytes) + (f" ({top.peak_step})" if top.peak_step else "")
 
 
+def peak_text(run) -> str:
+    """'1,473 MB = 1.54 GB (in staging_events)'."""
+    where = f" (in {run.peak_step})" if run.peak_step else ""
+    return f"{run.peak_bytes / MB:,.0f} MB = {run.peak_bytes / 1e9:.2f} GB{where}"
+
+
 def fmt_ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
@@ -1277,6 +1283,7 @@ class Bench:
                     target.ratio = None
 
         staging_target(1, "duckdb", "DuckDB staging vs bare read_json", ">= 0.5x", "bare read_json")
+        self.judge_staging_at_scale(t[1])
         if self.pg:
             staging_target(
                 2, "postgres", "PostgreSQL staging vs bare COPY FROM STDIN", ">= 0.5x", "bare COPY"
@@ -1326,9 +1333,7 @@ class Bench:
                 wall = median(r.wall for r in ok)
                 peak = max(r.peak_bytes for r in ok)
                 top = max(ok, key=lambda r: r.peak_bytes)
-                target.measured = (
-                    f"{wall:.0f} s wall, peak {fmt_peak([top])} MB ({peak / 1e9:.2f} GB)"
-                )
+                target.measured = f"{wall:.0f} s wall, peak {peak_text(top)}"
                 target.ratio = peak / PEAK_MEMORY_LIMIT
                 target.verdict = "PASS" if peak < PEAK_MEMORY_LIMIT else "MISS"
             else:
@@ -1343,8 +1348,7 @@ class Bench:
                     target.note = (
                         f"Diagnostic rerun with {DIAGNOSTIC_CHUNK_BYTES // MB} MB staging chunks: "
                         + (
-                            f"{diag.wall:.0f} s wall, peak {fmt_peak([diag])} MB = "
-                            f"{diag.peak_bytes / 1e9:.2f} GB, "
+                            f"{diag.wall:.0f} s wall, peak {peak_text(diag)}, "
                             + ("under" if diag.peak_bytes < PEAK_MEMORY_LIMIT else "over")
                             + " the 1.5 GB limit"
                             if diag.ok
@@ -1414,6 +1418,37 @@ class Bench:
         if self.quick:
             for number in (1, 2, 6):
                 t[number].note = (t[number].note + " Quick mode: small sizes.").strip()
+
+    def judge_staging_at_scale(self, target: Target) -> None:
+        """Target 1 must hold as the log grows: the scale load (10M events) counts too, and the
+        worse of the two ratios decides."""
+        scale = self.scale
+        if scale is None or not scale.ok_runs or scale.spec.events <= self.size_specs[-1].events:
+            return
+        rate = scale.figure(lambda r: r.rate("staging_events"))
+        ref = median(scale.ref_rates)
+        if not rate or not ref:
+            return
+        ratio = rate / ref
+        if target.ratio is not None and ratio >= target.ratio:
+            target.note = (
+                target.note + f" At {scale.spec.events:,} events: {fmt_rate(rate)} rows/s vs "
+                f"{fmt_rate(ref)} = {ratio:.2f}x."
+            ).strip()
+            return
+        before = f" At {self.size_specs[-1].events:,} events: {target.measured}" + (
+            f" vs {target.reference} = {fmt_ratio(target.ratio)}x." if target.ratio else "."
+        )
+        target.measured = f"{fmt_rate(rate)} rows/s ({scale.spec.events:,} events)"
+        target.reference = f"{fmt_rate(ref)} rows/s (bare read_json, same files)"
+        target.ratio = ratio
+        if target.verdict != "MISS" or ratio < 0.5:
+            target.verdict = "PASS" if ratio >= 0.5 else "MISS"
+        target.note = (
+            f"Judged at the larger of the two loads, where it is worse.{before} "
+            + (f"Needs {0.5 / ratio:.1f}x faster staging to reach 0.5x." if ratio < 0.5 else "")
+            + (" " + target.note if target.note else "")
+        ).strip()
 
     # The report ----------------------------------------------------------------------------------
 
