@@ -119,11 +119,14 @@ def evaluate(
 ) -> tuple[int, list[str], list[tuple]]:
     """How many rows break `rule`, and the first SAMPLE_SIZE of them (with their column names)."""
     (query,) = sql_files.statements("checks", rule.section, session.dialect)
-    (failing,) = session.fetch(f"SELECT COUNT(*) FROM ({query}) AS failing", dict(parameters))[0]
-    header, sample = session.query(
-        f"SELECT * FROM ({query}) AS failing ORDER BY 1 LIMIT {SAMPLE_SIZE}", dict(parameters)
+    # One pass: the window count rides along with the sample (the rule's query runs once).
+    header, rows = session.query(
+        f"SELECT failing.*, COUNT(*) OVER () AS failing_rows FROM ({query}) AS failing "
+        f"ORDER BY 1 LIMIT {SAMPLE_SIZE}",
+        dict(parameters),
     )
-    return failing, header, sample
+    failing = rows[0][-1] if rows else 0
+    return failing, header[:-1], [row[:-1] for row in rows]
 
 
 def _result(rule: Rule, failing: int, header: list[str], sample: list[tuple]) -> AssetCheckResult:
