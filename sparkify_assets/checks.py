@@ -47,6 +47,10 @@ class Rule:
 
     @property
     def section(self) -> str:
+        """Its query in sql/checks.sql: the table's own, or one both staging tables share."""
+        shared = f"staging__{self.name}"
+        if self.table.startswith("staging_") and shared in sql_files.sections("checks"):
+            return shared
         return f"{self.table}__{self.name}"
 
 
@@ -119,11 +123,12 @@ def evaluate(
 ) -> tuple[int, list[str], list[tuple]]:
     """How many rows break `rule`, and the first SAMPLE_SIZE of them (with their column names)."""
     (query,) = sql_files.statements("checks", rule.section, session.dialect)
+    parameters = {**parameters, "table_name": rule.table}
     # One pass: the window count rides along with the sample (the rule's query runs once).
     header, rows = session.query(
         f"SELECT failing.*, COUNT(*) OVER () AS failing_rows FROM ({query}) AS failing "
         f"ORDER BY 1 LIMIT {SAMPLE_SIZE}",
-        dict(parameters),
+        parameters,
     )
     failing = rows[0][-1] if rows else 0
     return failing, header[:-1], [row[:-1] for row in rows]

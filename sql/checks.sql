@@ -17,35 +17,23 @@ WHERE table_name = 'staging_songs'
   AND NOT EXISTS (SELECT 1 FROM staging_songs)
 GROUP BY table_name;
 
--- name: staging_events__reject_rate
--- The objects of the latest event load, worst first, when its reject rate is over the limit.
+-- name: staging__reject_rate
+-- The objects of a staging table's latest load, worst first, when its reject rate is over the
+-- limit (the table_name parameter: staging_events or staging_songs).
 SELECT m.object_key, m.rows_rejected, m.rows_loaded
 FROM load_manifest AS m
 JOIN load_batches AS b ON b.load_batch = m.load_batch AND b.table_name = m.table_name
-WHERE m.table_name = 'staging_events'
+WHERE m.table_name = %(table_name)s
   AND m.rows_rejected > 0
-  AND b.load_batch = (SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_events')
+  AND b.load_batch = (SELECT MAX(load_batch) FROM load_batches WHERE table_name = %(table_name)s)
   AND b.rows_rejected > %(max_reject_rate)s * (b.rows_loaded + b.rows_rejected);
 
--- name: staging_songs__reject_rate
-SELECT m.object_key, m.rows_rejected, m.rows_loaded
-FROM load_manifest AS m
-JOIN load_batches AS b ON b.load_batch = m.load_batch AND b.table_name = m.table_name
-WHERE m.table_name = 'staging_songs'
-  AND m.rows_rejected > 0
-  AND b.load_batch = (SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_songs')
-  AND b.rows_rejected > %(max_reject_rate)s * (b.rows_loaded + b.rows_rejected);
-
--- name: staging_events__no_rejects
--- Every record quarantined so far, with its reason: worth a look even under the rate limit.
+-- name: staging__no_rejects
+-- Every record of a staging table quarantined so far, with its reason: worth a look even under
+-- the rate limit.
 SELECT source_key, source_line, reason
 FROM staging_rejects
-WHERE table_name = 'staging_events';
-
--- name: staging_songs__no_rejects
-SELECT source_key, source_line, reason
-FROM staging_rejects
-WHERE table_name = 'staging_songs';
+WHERE table_name = %(table_name)s;
 
 -- name: staging_songs__one_version_per_song
 -- A song_id whose raw records disagree on what the song is.
