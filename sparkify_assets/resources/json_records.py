@@ -10,6 +10,7 @@ do not fit their column without loss are rejected, not truncated or rounded.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from sparkify_assets import sql_files
@@ -18,8 +19,6 @@ RAW_TEXT_CHARS = 300
 # Redshift's COPY takes JSON records of at most 4 MB; larger ones are rejected on every engine
 # (and never parsed: a 50 MB line would only cost memory).
 MAX_RECORD_BYTES = 4 * 1024 * 1024
-PARSED_TABLE = "parsed_records"
-RECORDS_TABLE = "raw_records"
 
 # Record rules that a column type cannot say: (column, reason, SQL that is true for a bad value).
 EXTRA_RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -102,50 +101,27 @@ def _reject_reason(table: str, cols: tuple[RawColumn, ...]) -> str:
     return "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in whens) + " END"
 
 
-def parse_query(table: str) -> str:
-    """DuckDB SQL creating PARSED_TABLE from RECORDS_TABLE: per record, the typed columns of
-    `table` and, for a record that breaks a rule, the reason."""
-    cols = raw_columns(table)
-    paths = ", ".join(f"'$.\"{c.key}\"'" for c in cols)
-    typed = ",\n        ".join(
-        f"{_typed(c, f'raw_values[{i}]')} AS {c.name}" for i, c in enumerate(cols, 1)
-    )
-    names = ", ".join(c.name for c in cols)
-    return f"""
-CREATE OR REPLACE TEMP TABLE {PARSED_TABLE} AS
-WITH checked AS (
-    SELECT object_key, source_line, line,
-           strlen(line) > {MAX_RECORD_BYTES} AS oversized,
-           -- NULL for text that is not JSON (never parsed when oversized)
-           CASE WHEN strlen(line) <= {MAX_RECORD_BYTES} THEN try(json_type(line)) END AS json_kind
-    FROM {RECORDS_TABLE}
-),
-valued AS (
-    SELECT *, json_kind IS NOT NULL AS is_json,
-        CASE WHEN json_kind = 'OBJECT' THEN json_extract_string(line, [{paths}]) END AS raw_values
-    FROM checked
-),
-typed AS (
-    SELECT object_key, source_line, line, oversized, is_json, json_kind, raw_values,
-        {typed}
-    FROM valued
-)
-SELECT {names}, object_key AS source_key, source_line,
-       {_reject_reason(table, cols)} AS reject_reason,
-       left(line, {RAW_TEXT_CHARS}) AS raw_text
-FROM typed
-"""
+# DuckDB reads the blobs of one read_blob() call in one thread, and the work on them stays in
+# that thread: a chunk's files are dealt into this many read_blob() calls so that every core
+# parses.
+READ_GROUPS = max(1, min(os.cpu_count() or 1, 8))
 
 
-# One row per record of the files in temp table `load_files(object_key, path)` ($paths lists
-# those paths). An object that is one JSON value (a song file, even pretty-printed) is one record
-# at line 1; otherwise it is JSON lines, numbered from 1, blank lines skipped. An object that is
-# not UTF-8 is one row with a NULL line.
-RECORDS_QUERY = f"""
-CREATE OR REPLACE TEMP TABLE {RECORDS_TABLE} AS
-WITH objects AS (
-    SELECT f.object_key, try(decode(b.content)) AS body
-    FROM read_blob($paths) AS b JOIN load_files AS f ON f.path = b.filename
+def chunk_params(keys: list[str], files: list[str]) -> dict[str, list[str]]:
+    """The parameters of the queries below for a chunk of objects: their keys, and the local
+    files holding them in the same order, dealt into READ_GROUPS lists."""
+    return {"keys": keys, "files": files} | {
+        f"files_{g}": files[g::READ_GROUPS] for g in range(READ_GROUPS)
+    }
+
+
+# Per record of a chunk's files: its object, line number and text. An object that is one JSON
+# value (a song file, even pretty-printed) is one record at line 1; otherwise it is JSON lines,
+# numbered from 1, blank lines skipped. An object that is not UTF-8 is one record with a NULL line.
+_RECORDS = f"""
+objects AS (
+    SELECT $keys[list_position($files, filename)] AS object_key, try(decode(content)) AS body
+    FROM ({" UNION ALL ".join(f"SELECT * FROM read_blob($files_{g})" for g in range(READ_GROUPS))})
 ),
 split AS (
     SELECT object_key, body, string_split(body, chr(10)) AS lines FROM objects
@@ -158,37 +134,81 @@ grouped AS (
                 WHEN json_valid(body) THEN [body]
                 ELSE lines END AS lines
     FROM split
-)
-SELECT object_key, CASE WHEN line IS NOT NULL THEN source_line END AS source_line,
-       -- drop a CRLF file's carriage return (cheaper than rtrim with a character list)
-       CASE WHEN ends_with(line, chr(13)) THEN line[:-2] ELSE line END AS line
-FROM (
+),
+numbered AS (
     SELECT object_key, unnest(lines) AS line, unnest(range(1, len(lines) + 1)) AS source_line
     FROM grouped
+),
+records AS (
+    SELECT object_key, CASE WHEN line IS NOT NULL THEN source_line END AS source_line,
+           -- drop a CRLF file's carriage return (cheaper than rtrim with a character list)
+           CASE WHEN ends_with(line, chr(13)) THEN line[:-2] ELSE line END AS line
+    FROM numbered
+    -- a record starts with a brace; only other lines are looked at for being blank
+    WHERE line IS NULL OR starts_with(line, '{{') OR NOT regexp_full_match(line, '[ \t\r]*')
+)"""
+
+
+def parsed_query(table: str) -> str:
+    """DuckDB SQL reading the files in `load_files`: per record, the typed columns of `table`,
+    where it came from and, for a record that breaks a rule, the reason and its text.
+
+    One JSON parse per record, streamed: nothing is stored between the raw text and the rows
+    the caller keeps."""
+    cols = raw_columns(table)
+    paths = ", ".join(f"'$.\"{c.key}\"'" for c in cols)
+    typed = ",\n        ".join(
+        f"{_typed(c, f'raw_values[{i}]')} AS {c.name}" for i, c in enumerate(cols, 1)
+    )
+    names = ", ".join(c.name for c in cols)
+    return f"""
+WITH {_RECORDS},
+valued AS (
+    SELECT object_key, source_line, line, strlen(line) > {MAX_RECORD_BYTES} AS oversized,
+           -- NULL for text that is not JSON (never parsed when oversized)
+           CASE WHEN strlen(line) <= {MAX_RECORD_BYTES}
+                THEN try(json_extract_string(line, [{paths}])) END AS raw_values
+    FROM records
+),
+kinded AS (
+    -- Valid JSON that starts with a brace is an object: only other lines need json_type.
+    SELECT *, raw_values IS NOT NULL AS is_json,
+           CASE WHEN raw_values IS NULL THEN NULL
+                WHEN starts_with(line, '{{') THEN 'OBJECT'
+                ELSE json_type(line) END AS json_kind
+    FROM valued
+),
+typed AS (
+    SELECT *, {typed}
+    FROM kinded
+),
+judged AS (
+    SELECT *, {_reject_reason(table, cols)} AS reject_reason FROM typed
 )
-WHERE line IS NULL OR NOT regexp_full_match(line, '[ \t\r]*')
+SELECT {names}, object_key AS source_key, source_line, reject_reason,
+       CASE WHEN reject_reason IS NOT NULL THEN left(line, {RAW_TEXT_CHARS}) END AS raw_text
+FROM judged
 """
 
 
 def good_rows_query(table: str) -> str:
+    """The staging rows of the records that break no rule, tagged with $load_batch."""
     names = ", ".join(c.name for c in raw_columns(table))
     return (
         f"SELECT {names}, source_key, source_line, CAST($load_batch AS BIGINT) AS load_batch "
-        f"FROM {PARSED_TABLE} WHERE reject_reason IS NULL"
+        f"FROM ({parsed_query(table)}) WHERE reject_reason IS NULL"
     )
 
 
 def rejects_query(table: str) -> str:
+    """The `staging_rejects` rows of the records that break a rule, tagged with $load_batch."""
     return (
         f"SELECT '{table}' AS table_name, source_key, source_line, reject_reason AS reason, "
         f"raw_text, CAST($load_batch AS BIGINT) AS load_batch "
-        f"FROM {PARSED_TABLE} WHERE reject_reason IS NOT NULL"
+        f"FROM ({parsed_query(table)}) WHERE reject_reason IS NOT NULL"
     )
 
 
-COUNTS_QUERY = f"""
-SELECT source_key,
-       COUNT(*) FILTER (WHERE reject_reason IS NULL),
-       COUNT(*) FILTER (WHERE reject_reason IS NOT NULL)
-FROM {PARSED_TABLE} GROUP BY source_key
-"""
+# Records per object, good or bad: splitting lines costs a fraction of parsing them, so a chunk
+# whose good rows add up to this needs no second look for rejects.
+RECORD_COUNTS_QUERY = f"WITH {_RECORDS} SELECT object_key, COUNT(*) FROM records GROUP BY 1"

@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,8 @@ WAREHOUSE_STEP = {
 DEFAULT_DUCKDB_PATH = Path(__file__).resolve().parents[2] / "data" / "sparkify.duckdb"
 # Objects parsed per statement: bounds memory on big loads and the spool folder on S3 lakes.
 CHUNK_OBJECTS = 2_000
-CHUNK_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 256 * 1024 * 1024
+COPY_READ_BYTES = 1024 * 1024  # psycopg2 sends a COPY's input in reads of this size
 # Bounded memory (DuckDB spills past it); row order in a table means nothing here.
 DUCKDB_CONFIG = {"memory_limit": "1GB", "preserve_insertion_order": False}
 GLOB_CHARACTERS = set("*?[]{}")
@@ -106,13 +108,15 @@ class Session:
     ) -> dict[str, tuple[int, int]]:
         """Load `objects` into staging `table` and its rejects; return per key (rows, rejects)."""
         counts: dict[str, tuple[int, int]] = {}
-        with _parser(self) as parser:
+        with _parser(self) as parser, self._row_loader(parser) as load:
             for chunk in _chunks(objects):
                 with lake.local_files(o.key for o in chunk) as paths:
-                    counts.update(self._stage_chunk(parser, table, paths, load_batch))
+                    counts.update(_stage_chunk(parser, load, table, paths, load_batch))
         return counts
 
-    def _stage_chunk(self, parser, table, paths, load_batch) -> dict[str, tuple[int, int]]:
+    def _row_loader(self, parser: duckdb.DuckDBPyConnection):
+        """A context giving `load(target, query, params) -> rows`: puts the rows of a DuckDB
+        query run on `parser` into the warehouse table `target`."""
         raise NotImplementedError
 
 
@@ -142,23 +146,32 @@ def _parser(session: Session) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def _parse_chunk(con: duckdb.DuckDBPyConnection, table: str, paths: dict[str, Path]):
-    """Parse a chunk of objects into the parser's temp table; return per key (rows, rejects)."""
+def _stage_chunk(parser, load, table, paths, load_batch) -> dict[str, tuple[int, int]]:
+    """Load a chunk of objects into `table` and its rejects; return per key (rows, rejects)."""
     keys = list(paths)
     with tempfile.TemporaryDirectory(prefix="sparkify-names-") as aliases:
         files = [_literal_path(paths[k], Path(aliases), n) for n, k in enumerate(keys)]
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE load_files AS "
-            "SELECT unnest($keys) AS object_key, unnest($files) AS path",
-            {"keys": keys, "files": files},
+        params = {"load_batch": load_batch, **json_records.chunk_params(keys, files)}
+        loaded = load(table, json_records.good_rows_query(table), params)
+        records = dict(_execute(parser, json_records.RECORD_COUNTS_QUERY, params).fetchall())
+        rejected: dict[str, int] = {}
+        if loaded < sum(records.values()):
+            # Some records broke a rule: a second parse keeps just those (clean data parses once).
+            rejects = json_records.rejects_query(table)
+            _execute(parser, f"CREATE OR REPLACE TEMP TABLE chunk_rejects AS {rejects}", params)
+            per_key = "SELECT source_key, COUNT(*) FROM chunk_rejects GROUP BY 1"
+            rejected = dict(parser.execute(per_key).fetchall())
+            load("staging_rejects", "SELECT * FROM chunk_rejects", {})
+    if loaded + sum(rejected.values()) != sum(records.values()):
+        raise RuntimeError(
+            f"{table}: {loaded} rows and {sum(rejected.values())} rejects do not add up to the "
+            f"{sum(records.values())} records read; nothing of this load is kept"
         )
-        con.execute(json_records.RECORDS_QUERY, {"paths": files})
-        con.execute(json_records.parse_query(table))
-    counts = {key: (0, 0) for key in keys}
-    counts.update(
-        {key: (good, bad) for key, good, bad in con.execute(json_records.COUNTS_QUERY).fetchall()}
-    )
-    return counts
+    return {k: (records.get(k, 0) - rejected.get(k, 0), rejected.get(k, 0)) for k in keys}
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
+    return con.execute(sql, _used(sql, params))
 
 
 def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -212,12 +225,13 @@ class DuckDBSession(Session):
             dict(zip(LOAD_OBJECTS_COLUMNS, map(list, columns), strict=True)),
         )
 
-    def _stage_chunk(self, parser, table, paths, load_batch):
-        counts = _parse_chunk(parser, table, paths)
-        params = {"load_batch": load_batch}
-        self.con.execute(f"INSERT INTO {table} {json_records.good_rows_query(table)}", params)
-        self.con.execute(f"INSERT INTO staging_rejects {json_records.rejects_query(table)}", params)
-        return counts
+    @contextlib.contextmanager
+    def _row_loader(self, parser):
+        def load(target, query, params):
+            # The parser is this connection: the rows go straight from the files to the table.
+            return _execute(self.con, f"INSERT INTO {target} {query}", params).fetchone()[0]
+
+        yield load
 
 
 class PostgresSession(Session):
@@ -247,7 +261,9 @@ class PostgresSession(Session):
     def copy_csv(self, table: str, columns: Sequence[str], stream) -> None:
         with self.con.cursor() as cur:
             cur.copy_expert(
-                f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", stream
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)",
+                stream,
+                size=COPY_READ_BYTES,
             )
 
     def load_objects(self, rows):
@@ -262,25 +278,36 @@ class PostgresSession(Session):
         self.copy_csv("load_objects", LOAD_OBJECTS_COLUMNS, buffer)
         self.execute("ANALYZE load_objects")  # its real size, not the planner's guess
 
-    def _stage_chunk(self, parser, table, paths, load_batch):
-        counts = _parse_chunk(parser, table, paths)
-        staging_columns = [c.name for c in sql_files.columns(table)]
-        reject_columns = [c.name for c in sql_files.columns("staging_rejects")]
-        for target, columns, query in (
-            (table, staging_columns, json_records.good_rows_query(table)),
-            ("staging_rejects", reject_columns, json_records.rejects_query(table)),
+    @contextlib.contextmanager
+    def _row_loader(self, parser):
+        """DuckDB writes each query's rows as CSV (NULL unquoted, '' quoted, doubles that
+        round-trip); a second thread COPYs the file into PostgreSQL while DuckDB parses the next
+        chunk. One COPY at a time: the connection holds one transaction."""
+        pending: list[Future] = []
+
+        def load(target, query, params):
+            path = os.path.join(tmp, f"{len(pending)}.csv")
+            (rows,) = _execute(
+                parser, f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false)", params
+            ).fetchone()
+            if pending:
+                pending[-1].result()  # the previous COPY: its error, if any, stops the load here
+            pending.append(copier.submit(self._copy_file, target, path))
+            return rows
+
+        with (
+            tempfile.TemporaryDirectory(prefix="sparkify-copy-") as tmp,
+            ThreadPoolExecutor(1, thread_name_prefix="sparkify-copy") as copier,
         ):
-            # DuckDB writes the CSV (NULL unquoted, '' quoted, doubles round-trip exactly);
-            # PostgreSQL's COPY reads it in one stream.
-            with tempfile.TemporaryDirectory(prefix="sparkify-copy-") as tmp:
-                path = os.path.join(tmp, "rows.csv")
-                parser.execute(
-                    f"COPY ({query}) TO '{path}' (FORMAT csv, HEADER false)",
-                    {"load_batch": load_batch},
-                )
-                with open(path, encoding="utf-8") as stream:
-                    self.copy_csv(target, columns, stream)
-        return counts
+            yield load
+            if pending:
+                pending[-1].result()
+
+    def _copy_file(self, table: str, path: str) -> None:
+        columns = [c.name for c in sql_files.columns(table)]
+        with open(path, encoding="utf-8") as stream:
+            self.copy_csv(table, columns, stream)
+        os.remove(path)
 
 
 class Warehouse(ConfigurableResource):
