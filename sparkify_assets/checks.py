@@ -8,6 +8,11 @@ outside M/F) warn and let the run go on.
 
 One multi-asset check per table keeps the step count low (a table's rules share one connection);
 each rule is still its own check in the UI, and can run alone.
+
+A check that runs in the same run as its table's materialization looks at what that load touched
+(the rule's `narrow` tables read as their `recent__<table>` rows in sql/checks.sql), so a daily
+load into a warehouse holding years does not re-check years of rows. Run at any other time, from
+the checks job or the UI, a check looks at every row. Each result says which in `scope`.
 """
 
 import warnings
@@ -44,6 +49,8 @@ class Rule:
     name: str
     description: str
     blocking: bool
+    # Tables the rule reads as their latest load's rows when it runs right after that load.
+    narrow: tuple[str, ...] = ()
 
     @property
     def section(self) -> str:
@@ -54,6 +61,7 @@ class Rule:
         return f"{self.table}__{self.name}"
 
 
+PLAYS = ("songplays",)
 RULES = (
     Rule("staging_events", "not_empty", "Event objects were loaded, so events are staged.", True),
     Rule(
@@ -74,12 +82,22 @@ RULES = (
     ),
     Rule("staging_songs", "no_rejects", "No song record is quarantined in staging_rejects.", False),
     Rule("staging_songs", "one_version_per_song", "All raw records of a song_id agree.", False),
-    Rule("users", "key", "user_id is not null and unique.", True),
+    Rule("users", "key", "user_id is not null and unique.", True, ("users",)),
     Rule("users", "level_domain", "level is 'free' or 'paid'.", True),
     Rule("users", "gender_domain", "gender is 'M', 'F' or unknown (NULL).", False),
-    Rule("users", "matches_staging", "One user per non-empty userId in staging_events.", False),
     Rule(
-        "users", "level_is_latest", "Each user's level is that of the user's latest event.", False
+        "users",
+        "matches_staging",
+        "One user per non-empty userId in staging_events.",
+        False,
+        ("users", "staging_events"),
+    ),
+    Rule(
+        "users",
+        "level_is_latest",
+        "Each user's level is that of the user's latest event.",
+        False,
+        ("users",),
     ),
     Rule("songs", "key", "song_id is not null and unique.", True),
     Rule("songs", "duration_positive", "duration is more than 0 seconds.", False),
@@ -91,20 +109,27 @@ RULES = (
         "latitude within ±90 and longitude within ±180, or NULL.",
         False,
     ),
-    Rule("time", "key", "start_time is not null and unique.", True),
-    Rule("time", "parts_in_range", "hour, day, week, month and weekday are within range.", False),
-    Rule("songplays", "key", "songplay_id is not null and unique.", True),
-    Rule("songplays", "user_in_users", "Every user_id is in users.", True),
-    Rule("songplays", "start_time_in_time", "Every start_time is in time.", True),
-    Rule("songplays", "song_in_songs", "Every non-null song_id is in songs.", True),
-    Rule("songplays", "artist_in_artists", "Every non-null artist_id is in artists.", True),
-    Rule("songplays", "level_domain", "level is 'free' or 'paid'.", True),
-    Rule("songplays", "not_in_future", "No play starts in the future.", False),
+    Rule("time", "key", "start_time is not null and unique.", True, ("time",)),
+    Rule(
+        "time",
+        "parts_in_range",
+        "hour, day, week, month and weekday are within range.",
+        False,
+        ("time",),
+    ),
+    Rule("songplays", "key", "songplay_id is not null and unique.", True, PLAYS),
+    Rule("songplays", "user_in_users", "Every user_id is in users.", True, PLAYS),
+    Rule("songplays", "start_time_in_time", "Every start_time is in time.", True, PLAYS),
+    Rule("songplays", "song_in_songs", "Every non-null song_id is in songs.", True, PLAYS),
+    Rule("songplays", "artist_in_artists", "Every non-null artist_id is in artists.", True, PLAYS),
+    Rule("songplays", "level_domain", "level is 'free' or 'paid'.", True, PLAYS),
+    Rule("songplays", "not_in_future", "No play starts in the future.", False, PLAYS),
     Rule(
         "songplays",
         "matches_staging",
         "Each event object has one play per NextSong event by a logged-in user.",
         False,
+        ("songplays", "staging_events"),
     ),
 )
 
@@ -119,11 +144,17 @@ def rule_parameters(max_reject_rate: float, now: datetime | None = None) -> dict
 
 
 def evaluate(
-    session: Session, rule: Rule, parameters: Mapping[str, Any]
+    session: Session, rule: Rule, parameters: Mapping[str, Any], latest_load_only: bool = False
 ) -> tuple[int, list[str], list[tuple]]:
-    """How many rows break `rule`, and the first SAMPLE_SIZE of them (with their column names)."""
-    (query,) = sql_files.statements("checks", rule.section, session.dialect)
+    """How many rows break `rule`, and the first SAMPLE_SIZE of them (with their column names):
+    of every row, or of what the latest load touched (`latest_load_only`)."""
+    narrowed = rule.narrow if latest_load_only else ()
+    (query,) = sql_files.statements("checks", rule.section, session.dialect, narrowed)
     parameters = {**parameters, "table_name": rule.table}
+    if narrowed:
+        (parameters["latest_events_batch"],) = session.fetch_section(
+            "checks", "latest_events_batch"
+        )[0]
     # One pass: the window count rides along with the sample (the rule's query runs once).
     header, rows = session.query(
         f"SELECT failing.*, COUNT(*) OVER () AS failing_rows FROM ({query}) AS failing "
@@ -134,8 +165,10 @@ def evaluate(
     return failing, header[:-1], [row[:-1] for row in rows]
 
 
-def _result(rule: Rule, failing: int, header: list[str], sample: list[tuple]) -> AssetCheckResult:
-    metadata: dict[str, Any] = {"failing_rows": failing}
+def _result(
+    rule: Rule, failing: int, header: list[str], sample: list[tuple], scope: str
+) -> AssetCheckResult:
+    metadata: dict[str, Any] = {"failing_rows": failing, "scope": scope}
     if failing:
         metadata["failing_keys"] = MetadataValue.json([str(row[0]) for row in sample])
         metadata["failing_sample"] = MetadataValue.md(markdown_table(header, sample))
@@ -160,6 +193,7 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
     ) -> Iterable[AssetCheckResult]:
         selected = context.selected_asset_check_keys
         parameters = rule_parameters(max_reject_rate)
+        latest_load_only = _materialized_by_this_run(context, table)
         with warehouse.session() as session:
             # Checks run on a fresh warehouse too (the checks job): an absent table is empty.
             for name in (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS):
@@ -167,12 +201,19 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
             for rule in rules:
                 if AssetCheckKey(AssetKey(table), rule.name) not in selected:
                     continue
-                failing, header, sample = evaluate(session, rule, parameters)
+                narrowed = latest_load_only and bool(rule.narrow)
+                failing, header, sample = evaluate(session, rule, parameters, narrowed)
                 if failing:
                     context.log.warning(f"check {table}.{rule.name} failed: {failing} row(s)")
-                yield _result(rule, failing, header, sample)
+                scope = "what the latest load touched" if narrowed else "every row"
+                yield _result(rule, failing, header, sample, scope)
 
     return table_checks
+
+
+def _materialized_by_this_run(context: AssetCheckExecutionContext, table: str) -> bool:
+    event = context.instance.get_latest_materialization_event(AssetKey(table))
+    return event is not None and event.run_id == context.run.run_id
 
 
 def build_checks(max_reject_rate: float = DEFAULT_MAX_REJECT_RATE) -> list[AssetChecksDefinition]:

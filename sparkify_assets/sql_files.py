@@ -47,8 +47,11 @@ def sections(name: str) -> dict[str, str]:
 
 
 @functools.cache
-def statements(name: str, section: str, dialect: str) -> tuple[str, ...]:
-    """The statements of one section, ready to run on `dialect`."""
+def statements(
+    name: str, section: str, dialect: str, narrowed: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """The statements of one section, ready to run on `dialect`. Each table named in `narrowed`
+    is read as the rows its section `recent__<table>` of the same file selects."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
     try:
@@ -59,6 +62,8 @@ def statements(name: str, section: str, dialect: str) -> tuple[str, ...]:
     for tree in sqlglot.parse(text, read="redshift"):
         if tree is None:
             continue
+        if narrowed:
+            tree = _narrow(tree, name, narrowed)
         if dialect != "redshift":
             tree = _portable(tree)
         out.append(tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE))
@@ -69,6 +74,19 @@ def statements(name: str, section: str, dialect: str) -> tuple[str, ...]:
 def statement_kinds(name: str, section: str) -> tuple[str, ...]:
     """What each statement of a section does: 'insert', 'delete', 'create', 'select', ..."""
     return tuple(t.key for t in sqlglot.parse(sections(name)[section], read="redshift") if t)
+
+
+def _narrow(tree: exp.Expression, name: str, tables: tuple[str, ...]) -> exp.Expression:
+    """`tree` with each table in `tables` replaced by its `recent__<table>` query, same alias."""
+    tree = tree.copy()
+    for table in list(tree.find_all(exp.Table)):
+        if table.name in tables and not table.db:
+            (recent,) = sqlglot.parse(sections(name)[f"recent__{table.name}"], read="redshift")
+            alias = table.args.get("alias") or exp.TableAlias(
+                this=exp.to_identifier(table.name, quoted=True)
+            )
+            table.replace(exp.Subquery(this=recent, alias=alias))
+    return tree
 
 
 def _portable(tree: exp.Expression) -> exp.Expression:

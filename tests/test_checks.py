@@ -4,7 +4,7 @@ and keys; a failing blocking check stops what is built below it."""
 import shutil
 
 import pytest
-from dagster import AssetCheckSeverity, materialize
+from dagster import AssetCheckSeverity, AssetSelection, materialize
 
 from sparkify_assets.checks import RULES, build_checks, evaluate, rule_parameters
 from sparkify_assets.definitions import ALL_ASSETS
@@ -206,3 +206,80 @@ def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(duckdb_w
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"users", "time", "songplays"}.isdisjoint(materialized)
     assert {t: read_table(duckdb_warehouse, t) for t in STAR_TABLES} == before
+
+
+NARROWED = sorted(rule_id for rule_id, rule in RULE_BY_ID.items() if rule.narrow)
+
+
+@pytest.mark.parametrize("rule_id", NARROWED)
+def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(
+    rule_id, good_warehouse_file, tmp_path
+):
+    # The good warehouse was loaded in one batch: what that load touched is every row.
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(good_warehouse_file, copy)
+    statements, _expected = BREAKS[rule_id]
+    with Warehouse(engine="duckdb", duckdb_path=str(copy)).session() as session:
+        for statement in statements:
+            session.execute(statement)
+        rule = RULE_BY_ID[rule_id]
+        every_row = evaluate(session, rule, PARAMETERS)
+        latest_load = evaluate(session, rule, PARAMETERS, latest_load_only=True)
+    assert every_row[0] > 0
+    assert latest_load == every_row
+
+
+def check_evaluation(result, table: str, check: str):
+    (evaluation,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() == table and e.check_name == check
+    ]
+    return evaluation
+
+
+def scope_of(result, table: str, check: str) -> str:
+    return check_evaluation(result, table, check).metadata["scope"].value
+
+
+def test_checks_after_a_load_look_at_what_it_touched_and_alone_at_every_row(
+    duckdb_warehouse, lake_dir
+):
+    last_day = sorted((lake_dir / "log_data").rglob("*.json"))[-1]
+    held_back = last_day.read_bytes()
+    last_day.unlink()
+    run_graph(duckdb_warehouse, lake_dir)
+    last_day.write_bytes(held_back)  # the next day arrives
+    run_graph(duckdb_warehouse, lake_dir)
+    key = last_day.relative_to(lake_dir).as_posix()
+    copy_play = "INSERT INTO songplays SELECT * FROM songplays WHERE songplay_id = "
+    with duckdb_warehouse.session() as session:  # a duplicate among the plays of an older day
+        session.execute(
+            copy_play + f"(SELECT MIN(songplay_id) FROM songplays WHERE source_key <> '{key}')"
+        )
+
+    # Right after a load, the narrowed rules look at what it touched: the old duplicate is not
+    # theirs to see. On their own, as in the checks job, they look at every row and find it.
+    result = run_graph(duckdb_warehouse, lake_dir)
+    assert scope_of(result, "songplays", "key") == "what the latest load touched"
+    assert scope_of(result, "songs", "key") == "every row"
+    checks_only = materialize(
+        [*ALL_ASSETS, *build_checks()],
+        selection=AssetSelection.all_asset_checks(),
+        resources={"warehouse": duckdb_warehouse, "lake": Lake(url=str(lake_dir))},
+        raise_on_error=False,
+    )
+    assert scope_of(checks_only, "songplays", "key") == "every row"
+    assert failing_rows(checks_only, "songplays", "key") == 1
+
+    rule = RULE_BY_ID["songplays.key"]
+    with duckdb_warehouse.session() as session:  # and one among the new day's plays
+        session.execute(
+            copy_play + f"(SELECT MIN(songplay_id) FROM songplays WHERE source_key = '{key}')"
+        )
+        assert evaluate(session, rule, PARAMETERS)[0] == 2
+        assert evaluate(session, rule, PARAMETERS, latest_load_only=True)[0] == 1
+
+
+def failing_rows(result, table: str, check: str) -> int:
+    return check_evaluation(result, table, check).metadata["failing_rows"].value
