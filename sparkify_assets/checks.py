@@ -143,18 +143,23 @@ def rule_parameters(max_reject_rate: float, now: datetime | None = None) -> dict
     }
 
 
+def latest_events_batch(session: Session) -> int | None:
+    """The latest event load, unless it is everything staged (nothing to narrow then)."""
+    rows = session.fetch_section("checks", "latest_events_batch")
+    return rows[0][0] if rows else None
+
+
 def evaluate(
-    session: Session, rule: Rule, parameters: Mapping[str, Any], latest_load_only: bool = False
+    session: Session,
+    rule: Rule,
+    parameters: Mapping[str, Any],
+    latest_batch: int | None = None,
 ) -> tuple[int, list[str], list[tuple]]:
     """How many rows break `rule`, and the first SAMPLE_SIZE of them (with their column names):
-    of every row, or of what the latest load touched (`latest_load_only`)."""
-    narrowed = rule.narrow if latest_load_only else ()
+    of every row, or, given an event load's `latest_batch`, of what it touched."""
+    narrowed = rule.narrow if latest_batch is not None else ()
     (query,) = sql_files.statements("checks", rule.section, session.dialect, narrowed)
-    parameters = {**parameters, "table_name": rule.table}
-    if narrowed:
-        (parameters["latest_events_batch"],) = session.fetch_section(
-            "checks", "latest_events_batch"
-        )[0]
+    parameters = {**parameters, "table_name": rule.table, "latest_events_batch": latest_batch}
     # One pass: the window count rides along with the sample (the rule's query runs once).
     header, rows = session.query(
         f"SELECT failing.*, COUNT(*) OVER () AS failing_rows FROM ({query}) AS failing "
@@ -193,16 +198,18 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
     ) -> Iterable[AssetCheckResult]:
         selected = context.selected_asset_check_keys
         parameters = rule_parameters(max_reject_rate)
-        latest_load_only = _materialized_by_this_run(context, table)
         with warehouse.session() as session:
             # Checks run on a fresh warehouse too (the checks job): an absent table is empty.
             for name in (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS):
                 session.create_table(name)
+            latest = None
+            if _materialized_by_this_run(context, table):
+                latest = latest_events_batch(session)
             for rule in rules:
                 if AssetCheckKey(AssetKey(table), rule.name) not in selected:
                     continue
-                narrowed = latest_load_only and bool(rule.narrow)
-                failing, header, sample = evaluate(session, rule, parameters, narrowed)
+                narrowed = latest is not None and bool(rule.narrow)
+                failing, header, sample = evaluate(session, rule, parameters, latest)
                 if failing:
                     context.log.warning(f"check {table}.{rule.name} failed: {failing} row(s)")
                 scope = "what the latest load touched" if narrowed else "every row"

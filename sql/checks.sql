@@ -7,7 +7,15 @@
 -- checked when they arrived are not checked again every day; the checks job checks everything.
 
 -- name: latest_events_batch
-SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_events';
+-- The latest event load; none when it is all that is staged (the first load, a full refresh):
+-- then there is nothing to narrow, and narrowing would cost more than it saves.
+SELECT MAX(load_batch) FROM load_batches
+WHERE table_name = 'staging_events'
+  AND load_batch >= (
+      SELECT COALESCE(MAX(load_batch), 0) FROM load_batches
+      WHERE table_name = 'staging_events' AND full_refresh
+  )
+HAVING COUNT(*) > 1;
 
 -- name: recent__staging_events
 -- The events of the latest event load.

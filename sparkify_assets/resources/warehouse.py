@@ -46,7 +46,7 @@ CHUNK_OBJECTS = 2_000
 CHUNK_BYTES = 256 * 1024 * 1024
 COPY_READ_BYTES = 1024 * 1024  # psycopg2 sends a COPY's input in reads of this size
 # Bounded memory (DuckDB spills past it); row order in a table means nothing here.
-DUCKDB_CONFIG = {"memory_limit": "1GB", "preserve_insertion_order": False}
+DUCKDB_CONFIG = {"memory_limit": "768MB", "preserve_insertion_order": False}
 GLOB_CHARACTERS = set("*?[]{}")
 LOAD_OBJECTS_COLUMNS = ("object_key", "etag", "size", "rows_loaded", "rows_rejected")
 
@@ -55,6 +55,7 @@ class Session:
     """One connection and its transaction; subclasses supply the engine."""
 
     dialect: str
+    chunk_bytes = CHUNK_BYTES
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
         """Run one statement; return the rows it changed (-1 when that means nothing)."""
@@ -109,7 +110,7 @@ class Session:
         """Load `objects` into staging `table` and its rejects; return per key (rows, rejects)."""
         counts: dict[str, tuple[int, int]] = {}
         with _parser(self) as parser, self._row_loader(parser) as load:
-            for chunk in _chunks(objects):
+            for chunk in _chunks(objects, self.chunk_bytes):
                 with lake.local_files(o.key for o in chunk) as paths:
                     counts.update(_stage_chunk(parser, load, table, paths, load_batch))
         return counts
@@ -120,11 +121,11 @@ class Session:
         raise NotImplementedError
 
 
-def _chunks(objects: Sequence[LakeObject]) -> Iterator[list[LakeObject]]:
+def _chunks(objects: Sequence[LakeObject], chunk_bytes: int) -> Iterator[list[LakeObject]]:
     chunk: list[LakeObject] = []
     size = 0
     for obj in objects:
-        if chunk and (len(chunk) >= CHUNK_OBJECTS or size + obj.size > CHUNK_BYTES):
+        if chunk and (len(chunk) >= CHUNK_OBJECTS or size + obj.size > chunk_bytes):
             yield chunk
             chunk, size = [], 0
         chunk.append(obj)
@@ -236,6 +237,8 @@ class DuckDBSession(Session):
 
 class PostgresSession(Session):
     dialect = "postgres"
+    # Smaller chunks than DuckDB's: the COPY of each overlaps the parse of the next.
+    chunk_bytes = CHUNK_BYTES // 8
     DDL_LOCK = 730_001  # an advisory lock id of this project's own
 
     def __init__(self, con):
