@@ -149,17 +149,26 @@ def latest_events_batch(session: Session) -> int | None:
     return rows[0][0] if rows else None
 
 
+def narrow_to_load(session: Session, tables: Iterable[str], load_batch: int) -> None:
+    """Temp table `recent_<table>` for each of `tables`: the rows event load `load_batch`
+    touched (its `recent__<table>` section). Built once, read by every rule of a check step."""
+    for table in sorted(set(tables)):
+        (select,) = sql_files.statements("checks", f"recent__{table}", session.dialect)
+        session.execute(f'DROP TABLE IF EXISTS "recent_{table}"')
+        session.execute(
+            f'CREATE TEMP TABLE "recent_{table}" AS {select}', {"latest_events_batch": load_batch}
+        )
+        session.analyze(f"recent_{table}")
+
+
 def evaluate(
-    session: Session,
-    rule: Rule,
-    parameters: Mapping[str, Any],
-    latest_batch: int | None = None,
+    session: Session, rule: Rule, parameters: Mapping[str, Any], narrowed: bool = False
 ) -> tuple[int, list[str], list[tuple]]:
     """How many rows break `rule`, and the first SAMPLE_SIZE of them (with their column names):
-    of every row, or, given an event load's `latest_batch`, of what it touched."""
-    narrowed = rule.narrow if latest_batch is not None else ()
-    (query,) = sql_files.statements("checks", rule.section, session.dialect, narrowed)
-    parameters = {**parameters, "table_name": rule.table, "latest_events_batch": latest_batch}
+    of every row, or (`narrowed`) of the `recent_<table>` rows `narrow_to_load` set aside."""
+    replaced = rule.narrow if narrowed else ()
+    (query,) = sql_files.statements("checks", rule.section, session.dialect, replaced)
+    parameters = {**parameters, "table_name": rule.table}
     # One pass: the window count rides along with the sample (the rule's query runs once).
     header, rows = session.query(
         f"SELECT failing.*, COUNT(*) OVER () AS failing_rows FROM ({query}) AS failing "
@@ -202,14 +211,15 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
             # Checks run on a fresh warehouse too (the checks job): an absent table is empty.
             for name in (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS):
                 session.create_table(name)
+            chosen = [r for r in rules if AssetCheckKey(AssetKey(table), r.name) in selected]
             latest = None
             if _materialized_by_this_run(context, table):
                 latest = latest_events_batch(session)
-            for rule in rules:
-                if AssetCheckKey(AssetKey(table), rule.name) not in selected:
-                    continue
+            if latest is not None:
+                narrow_to_load(session, (t for r in chosen for t in r.narrow), latest)
+            for rule in chosen:
                 narrowed = latest is not None and bool(rule.narrow)
-                failing, header, sample = evaluate(session, rule, parameters, latest)
+                failing, header, sample = evaluate(session, rule, parameters, narrowed)
                 if failing:
                     context.log.warning(f"check {table}.{rule.name} failed: {failing} row(s)")
                 scope = "what the latest load touched" if narrowed else "every row"

@@ -51,7 +51,7 @@ def statements(
     name: str, section: str, dialect: str, narrowed: tuple[str, ...] = ()
 ) -> tuple[str, ...]:
     """The statements of one section, ready to run on `dialect`. Each table named in `narrowed`
-    is read as the rows its section `recent__<table>` of the same file selects."""
+    is read from the temp table `recent_<table>` instead (see checks.narrow_to_load)."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
     try:
@@ -63,7 +63,7 @@ def statements(
         if tree is None:
             continue
         if narrowed:
-            tree = _narrow(tree, name, narrowed)
+            tree = _narrow(tree, narrowed)
         if dialect != "redshift":
             tree = _portable(tree)
         out.append(tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE))
@@ -76,16 +76,14 @@ def statement_kinds(name: str, section: str) -> tuple[str, ...]:
     return tuple(t.key for t in sqlglot.parse(sections(name)[section], read="redshift") if t)
 
 
-def _narrow(tree: exp.Expression, name: str, tables: tuple[str, ...]) -> exp.Expression:
-    """`tree` with each table in `tables` replaced by its `recent__<table>` query, same alias."""
+def _narrow(tree: exp.Expression, tables: tuple[str, ...]) -> exp.Expression:
+    """`tree` reading each table in `tables` from `recent_<table>`, under the same alias."""
     tree = tree.copy()
     for table in list(tree.find_all(exp.Table)):
         if table.name in tables and not table.db:
-            (recent,) = sqlglot.parse(sections(name)[f"recent__{table.name}"], read="redshift")
-            alias = table.args.get("alias") or exp.TableAlias(
-                this=exp.to_identifier(table.name, quoted=True)
-            )
-            table.replace(exp.Subquery(this=recent, alias=alias))
+            if not table.alias:
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))
+            table.set("this", exp.to_identifier(f"recent_{table.name}", quoted=True))
     return tree
 
 

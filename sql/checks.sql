@@ -3,8 +3,9 @@
 -- shows up to 10 of them.
 --
 -- A check that runs in the run that loaded its table looks at what that load touched: the rule's
--- tables marked in checks.py are replaced by their `recent__<table>` rows below. Rows that were
--- checked when they arrived are not checked again every day; the checks job checks everything.
+-- tables marked in checks.py are read from temp tables of their `recent__<table>` rows below.
+-- Rows that were checked when they arrived are not checked again every day; the checks job
+-- checks everything.
 
 -- name: latest_events_batch
 -- The latest event load; none when it is all that is staged (the first load, a full refresh):

@@ -11,6 +11,7 @@ from sparkify_assets.checks import (
     build_checks,
     evaluate,
     latest_events_batch,
+    narrow_to_load,
     rule_parameters,
 )
 from sparkify_assets.definitions import ALL_ASSETS
@@ -233,7 +234,8 @@ def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(
         (batch,) = session.fetch(
             "SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_events'"
         )[0]
-        latest_load = evaluate(session, rule, PARAMETERS, latest_batch=batch)
+        narrow_to_load(session, rule.narrow, batch)
+        latest_load = evaluate(session, rule, PARAMETERS, narrowed=True)
     assert every_row[0] > 0
     assert latest_load == every_row
 
@@ -251,47 +253,46 @@ def scope_of(result, table: str, check: str) -> str:
     return check_evaluation(result, table, check).metadata["scope"].value
 
 
-def test_checks_after_a_load_look_at_what_it_touched_and_alone_at_every_row(
-    duckdb_warehouse, lake_dir
-):
+def test_checks_after_a_load_look_at_what_it_touched_and_alone_at_every_row(warehouse, lake_dir):
     last_day = sorted((lake_dir / "log_data").rglob("*.json"))[-1]
     held_back = last_day.read_bytes()
     last_day.unlink()
-    first = run_graph(duckdb_warehouse, lake_dir)
+    first = run_graph(warehouse, lake_dir)
     # The first load is everything staged: nothing to narrow.
     assert scope_of(first, "songplays", "key") == "every row"
     last_day.write_bytes(held_back)  # the next day arrives
-    run_graph(duckdb_warehouse, lake_dir)
+    run_graph(warehouse, lake_dir)
     key = last_day.relative_to(lake_dir).as_posix()
     copy_play = "INSERT INTO songplays SELECT * FROM songplays WHERE songplay_id = "
-    with duckdb_warehouse.session() as session:  # a duplicate among the plays of an older day
+    with warehouse.session() as session:  # a duplicate among the plays of an older day
         session.execute(
             copy_play + f"(SELECT MIN(songplay_id) FROM songplays WHERE source_key <> '{key}')"
         )
 
     # Right after a load, the narrowed rules look at what it touched: the old duplicate is not
     # theirs to see. On their own, as in the checks job, they look at every row and find it.
-    result = run_graph(duckdb_warehouse, lake_dir)
+    result = run_graph(warehouse, lake_dir)
     assert scope_of(result, "songplays", "key") == "what the latest load touched"
     assert scope_of(result, "songs", "key") == "every row"
     checks_only = materialize(
         [*ALL_ASSETS, *build_checks()],
         selection=AssetSelection.all_asset_checks(),
-        resources={"warehouse": duckdb_warehouse, "lake": Lake(url=str(lake_dir))},
+        resources={"warehouse": warehouse, "lake": Lake(url=str(lake_dir))},
         raise_on_error=False,
     )
     assert scope_of(checks_only, "songplays", "key") == "every row"
     assert failing_rows(checks_only, "songplays", "key") == 1
 
     rule = RULE_BY_ID["songplays.key"]
-    with duckdb_warehouse.session() as session:  # and one among the new day's plays
+    with warehouse.session() as session:  # and one among the new day's plays
         session.execute(
             copy_play + f"(SELECT MIN(songplay_id) FROM songplays WHERE source_key = '{key}')"
         )
         assert evaluate(session, rule, PARAMETERS)[0] == 2
         latest = latest_events_batch(session)
         assert latest is not None
-        assert evaluate(session, rule, PARAMETERS, latest_batch=latest)[0] == 1
+        narrow_to_load(session, rule.narrow, latest)
+        assert evaluate(session, rule, PARAMETERS, narrowed=True)[0] == 1
 
 
 def failing_rows(result, table: str, check: str) -> int:
