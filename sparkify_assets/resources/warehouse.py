@@ -174,12 +174,9 @@ def _stage_chunk(parser, load, table, paths, load_batch) -> dict[str, tuple[int,
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
-    return con.execute(sql, _used(sql, params))
-
-
-def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
-    """The parameters a DuckDB statement names: DuckDB refuses extra ones, psycopg2 ignores them."""
-    return {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+    """Run a DuckDB statement with the parameters it names: DuckDB refuses extra ones (psycopg2
+    ignores them, so callers pass one set for every engine)."""
+    return con.execute(sql, {k: v for k, v in (params or {}).items() if f"${k}" in sql})
 
 
 def _literal_path(path: Path, aliases: Path, n: int) -> str:
@@ -207,14 +204,14 @@ class DuckDBSession(Session):
         pass
 
     def execute(self, sql, params=None):
-        cursor = self.con.execute(sql, _used(sql, params))
+        cursor = _execute(self.con, sql, params)
         if cursor.description and cursor.description[0][0] == "Count":
             row = cursor.fetchone()
             return row[0] if row else -1
         return -1
 
     def query(self, sql, params=None):
-        cursor = self.con.execute(sql, _used(sql, params))
+        cursor = _execute(self.con, sql, params)
         return [d[0] for d in cursor.description], cursor.fetchall()
 
     def load_objects(self, rows):
