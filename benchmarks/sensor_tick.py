@@ -33,8 +33,9 @@ import boto3
 from dagster_aws.s3.sensor import get_objects
 
 from sparkify_assets import sensors
+from sparkify_assets.resources.engines.base import Warehouse
+from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.lake import Lake
-from sparkify_assets.resources.warehouse import Warehouse
 from sparkify_assets.sensors import Cursor, loaded_versions, scan
 from tests.s3_server import FAKE_CREDENTIALS, moto_server
 
@@ -60,10 +61,11 @@ def record_loaded(warehouse: Warehouse, lake: Lake, keys: set[str] | None = None
     """Manifest rows for the objects (all, or `keys`), as staging writes them after a load."""
     objects = [o for o in lake.list_objects("song_data/") if keys is None or o.key in keys]
     with warehouse.session() as session:
-        session.create_table("load_manifest")
-        session.load_objects([(o.key, o.etag, o.size, 1, 0) for o in objects])
+        for name in ("load_manifest", "staging_events", "staging_songs", "staging_rejects"):
+            session.create_table(name)
+        session.fill_load_objects(objects)
         batch = {"table_name": "staging_songs", "load_batch": 1, "loaded_at": "2018-11-30"}
-        session.run("load_manifest", "record_objects", batch)
+        session.run("load_manifest", "record_objects", batch, table=batch["table_name"])
 
 
 class Meter:
@@ -112,7 +114,7 @@ def main() -> None:
         print(f"filled moto with {len(keys):,} keys in {time.perf_counter() - start:.0f} s")
 
         lake = Lake(url=f"s3://{BUCKET}/{ROOT}", s3_endpoint_url=endpoint)
-        warehouse = Warehouse(engine="duckdb", duckdb_path=str(Path(tmp) / "bench.duckdb"))
+        warehouse = DuckDBWarehouse(path=str(Path(tmp) / "bench.duckdb"))
         record_loaded(warehouse, lake)
         meter = Meter(lake.s3_client())
         clock = [0]

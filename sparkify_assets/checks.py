@@ -29,17 +29,16 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    BetaWarning,
     MetadataValue,
     build_column_schema_change_checks,
     multi_asset_check,
 )
-from dagster._utils.warnings import BetaWarning
 
-from sparkify_assets import sql_files
-from sparkify_assets.assets.metadata import markdown_table
-from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Session, Warehouse
+from sparkify_assets import load_protocol, sql_files
+from sparkify_assets.metadata import markdown_table
+from sparkify_assets.resources.engines.base import WAREHOUSE_POOL, Session, Warehouse
 
-SAMPLE_SIZE = 10
 DEFAULT_MAX_REJECT_RATE = 0.01
 
 
@@ -145,7 +144,7 @@ def rule_parameters(max_reject_rate: float, now: datetime | None = None) -> dict
 
 def latest_events_batch(session: Session) -> int | None:
     """The latest event load, unless it is everything staged (nothing to narrow then)."""
-    rows = session.fetch_section("checks", "latest_events_batch")
+    rows = session.fetch("checks", "latest_events_batch")
     return rows[0][0] if rows else None
 
 
@@ -153,28 +152,22 @@ def narrow_to_load(session: Session, tables: Iterable[str], load_batch: int) -> 
     """Temp table `recent_<table>` for each of `tables`: the rows event load `load_batch`
     touched (its `recent__<table>` section). Built once, read by every rule of a check step."""
     for table in sorted(set(tables)):
-        (select,) = sql_files.statements("checks", f"recent__{table}", session.dialect)
-        session.execute(f'DROP TABLE IF EXISTS "recent_{table}"')
-        session.execute(
-            f'CREATE TEMP TABLE "recent_{table}" AS {select}', {"latest_events_batch": load_batch}
-        )
-        session.analyze(f"recent_{table}")
+        session.run("checks", f"recent__{table}", {"latest_events_batch": load_batch})
 
 
 def evaluate(
     session: Session, rule: Rule, parameters: Mapping[str, Any], narrowed: bool = False
 ) -> tuple[int, list[str], list[tuple]]:
-    """How many rows break `rule`, and the first SAMPLE_SIZE of them (with their column names):
+    """How many rows break `rule`, and the first 10 of them (with their column names):
     of every row, or (`narrowed`) of the `recent_<table>` rows `narrow_to_load` set aside."""
-    replaced = rule.narrow if narrowed else ()
-    (query,) = sql_files.statements("checks", rule.section, session.dialect, replaced)
-    parameters = {**parameters, "table_name": rule.table}
-    # One pass: the window count rides along with the sample (the rule's query runs once).
-    header, rows = session.query(
-        f"SELECT failing.*, COUNT(*) OVER () AS failing_rows FROM ({query}) AS failing "
-        f"ORDER BY 1 LIMIT {SAMPLE_SIZE}",
-        parameters,
+    (query,) = sql_files.statements(
+        "checks",
+        "failing_sample",
+        session.dialect,
+        narrowed=rule.narrow if narrowed else (),
+        slots=(("rule", rule.section),),
     )
+    header, rows = session.query_text(query, {**parameters, "table_name": rule.table})
     failing = rows[0][-1] if rows else 0
     return failing, header[:-1], [row[:-1] for row in rows]
 
@@ -207,10 +200,9 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
     ) -> Iterable[AssetCheckResult]:
         selected = context.selected_asset_check_keys
         parameters = rule_parameters(max_reject_rate)
-        with warehouse.session() as session:
-            # Checks run on a fresh warehouse too (the checks job): an absent table is empty.
-            for name in (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS):
-                session.create_table(name)
+        # Checks run on a fresh warehouse too (the checks job): an absent table is empty.
+        tables = (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS)
+        with load_protocol.reading(warehouse, tables) as session:
             chosen = [r for r in rules if AssetCheckKey(AssetKey(table), r.name) in selected]
             latest = None
             if _materialized_by_this_run(context, table):

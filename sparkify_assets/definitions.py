@@ -22,10 +22,13 @@ from dagster import (
 
 from sparkify_assets import sql_files
 from sparkify_assets.assets import reports, staging, star
-from sparkify_assets.assets.metadata import table_schema
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
+from sparkify_assets.metadata import table_schema
+from sparkify_assets.resources.engines.base import Warehouse
+from sparkify_assets.resources.engines.duckdb import DEFAULT_DUCKDB_PATH, DuckDBWarehouse
+from sparkify_assets.resources.engines.postgres import PostgresWarehouse
+from sparkify_assets.resources.engines.redshift import COPY_MIN_OBJECT_BYTES, RedshiftWarehouse
 from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
-from sparkify_assets.resources.warehouse import DEFAULT_DUCKDB_PATH, ENGINES, Warehouse
 from sparkify_assets.sensors import lake_sensors
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -51,17 +54,21 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, what: str):
     value = env.get(name, "").strip()
     if not value:
         return default
     try:
-        rate = float(value)
+        number = float(value)
     except ValueError:
-        rate = -1.0
-    if not 0 <= rate <= 1:
-        raise ConfigError(f"{name}={value!r} is not a share; use a number from 0 to 1, e.g. 0.01")
-    return rate
+        number = low - 1
+    if not low <= number <= high:
+        raise ConfigError(f"{name}={value!r} is not {what}")
+    return number
+
+
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, 0, 1, "a share; use a number from 0 to 1, e.g. 0.01")
 
 
 def build_lake(env: Mapping[str, str]) -> Lake:
@@ -80,36 +87,63 @@ def build_lake(env: Mapping[str, str]) -> Lake:
     return Lake(url=url, s3_endpoint_url=env.get("SPARKIFY_S3_ENDPOINT_URL") or None)
 
 
-def build_warehouse(env: Mapping[str, str]) -> Warehouse:
-    engine = _choice(env, "SPARKIFY_WAREHOUSE", "duckdb", ENGINES)
-    if engine == "duckdb":
-        return Warehouse(
-            engine=engine, duckdb_path=env.get("SPARKIFY_DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH)
-        )
-    redshift = engine == "redshift"
-    password = EnvVar("SPARKIFY_DB_PASSWORD") if env.get("SPARKIFY_DB_PASSWORD") else None
-    settings = {
-        "engine": engine,
+def _server(env: Mapping[str, str], port: int, sslmode: str) -> dict:
+    """Where a server engine is and as whom: the settings PostgreSQL and Redshift share."""
+    return {
         "host": env.get("SPARKIFY_DB_HOST") or "127.0.0.1",
-        "port": _port(env, "SPARKIFY_DB_PORT", 5439 if redshift else 5432),
+        "port": _port(env, "SPARKIFY_DB_PORT", port),
         "database": env.get("SPARKIFY_DB_NAME") or "sparkify",
         "user": env.get("SPARKIFY_DB_USER") or "sparkify",
-        "password": password,
-        "sslmode": _choice(
-            env, "SPARKIFY_DB_SSLMODE", "require" if redshift else "prefer", SSL_MODES
-        ),
+        # Passed as EnvVar: Dagster never shows the value in the UI or in run config.
+        "password": EnvVar("SPARKIFY_DB_PASSWORD") if env.get("SPARKIFY_DB_PASSWORD") else None,
+        "sslmode": _choice(env, "SPARKIFY_DB_SSLMODE", sslmode, SSL_MODES),
     }
-    if redshift:
-        for name in ("SPARKIFY_IAM_ROLE_ARN", "SPARKIFY_AWS_REGION"):
-            if not env.get(name):
-                raise ConfigError(f"{name} is required when SPARKIFY_WAREHOUSE=redshift")
-        if not env.get("SPARKIFY_LAKE", "").startswith("s3://"):
-            raise ConfigError(
-                "SPARKIFY_WAREHOUSE=redshift loads with COPY from S3: set SPARKIFY_LAKE=s3://bucket/prefix"
-            )
-        settings["iam_role_arn"] = env["SPARKIFY_IAM_ROLE_ARN"]
-        settings["aws_region"] = env["SPARKIFY_AWS_REGION"]
-    return Warehouse(**settings)
+
+
+def _duckdb(env: Mapping[str, str]) -> DuckDBWarehouse:
+    return DuckDBWarehouse(path=env.get("SPARKIFY_DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH))
+
+
+def _postgres(env: Mapping[str, str]) -> PostgresWarehouse:
+    return PostgresWarehouse(**_server(env, 5432, "prefer"))
+
+
+def _redshift(env: Mapping[str, str]) -> RedshiftWarehouse:
+    for name in ("SPARKIFY_IAM_ROLE_ARN", "SPARKIFY_AWS_REGION"):
+        if not env.get(name):
+            raise ConfigError(f"{name} is required when SPARKIFY_WAREHOUSE=redshift")
+    if not env.get("SPARKIFY_LAKE", "").startswith("s3://"):
+        raise ConfigError(
+            "SPARKIFY_WAREHOUSE=redshift loads with COPY from S3: set SPARKIFY_LAKE=s3://bucket/prefix"
+        )
+    login = ("SPARKIFY_DB_PASSWORD", "SPARKIFY_REDSHIFT_CLUSTER", "SPARKIFY_REDSHIFT_WORKGROUP")
+    if not any(env.get(name) for name in login):
+        raise ConfigError(
+            "SPARKIFY_WAREHOUSE=redshift needs a way to log in: SPARKIFY_DB_PASSWORD, or "
+            "SPARKIFY_REDSHIFT_CLUSTER (or SPARKIFY_REDSHIFT_WORKGROUP for Serverless) for "
+            "temporary credentials from IAM"
+        )
+    copy_min = _number(
+        env, "SPARKIFY_REDSHIFT_COPY_MIN_BYTES", COPY_MIN_OBJECT_BYTES, 0, 2**62, "a byte count"
+    )
+    return RedshiftWarehouse(
+        **_server(env, 5439, "require"),
+        iam_role_arn=env["SPARKIFY_IAM_ROLE_ARN"],
+        aws_region=env["SPARKIFY_AWS_REGION"],
+        cluster_identifier=env.get("SPARKIFY_REDSHIFT_CLUSTER") or None,
+        workgroup=env.get("SPARKIFY_REDSHIFT_WORKGROUP") or None,
+        aws_endpoint_url=env.get("SPARKIFY_AWS_ENDPOINT_URL") or None,
+        copy_min_object_bytes=int(copy_min),
+    )
+
+
+# One resource class per engine, picked by one setting; the assets are the same everywhere.
+WAREHOUSES = {"duckdb": _duckdb, "postgres": _postgres, "redshift": _redshift}
+
+
+def build_warehouse(env: Mapping[str, str]) -> Warehouse:
+    engine = _choice(env, "SPARKIFY_WAREHOUSE", "duckdb", tuple(WAREHOUSES))
+    return WAREHOUSES[engine](env)
 
 
 ALL_ASSETS = load_assets_from_modules([staging, star, reports])
@@ -167,7 +201,6 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
         assets=assets,
         sensors=lake_sensors(assets),
         asset_checks=build_checks(max_reject_rate),
-        jobs=[sparkify_job, checks_job, full_refresh_job],
         resources={"warehouse": warehouse, "lake": build_lake(env)},
         # One process for the whole graph: its steps are SQL the warehouse runs, so a process
         # per step (Dagster's default) would only add about a second of start-up to each.

@@ -1,69 +1,10 @@
 """Sensors that watch the lake and request the runs that load what is new in it.
 
 One sensor per lake prefix: `log_data/` feeds `staging_events`, `song_data/` feeds
-`staging_songs`. A tick asks for at most one run: the staging asset the prefix feeds and
-everything downstream of it. The staging asset then loads whatever the load manifest lacks, so a
-run never depends on the exact list of objects that triggered it.
-
-How a tick finds what is new, at a cost that does not grow with the bucket
---------------------------------------------------------------------------
-S3 lists keys in key order and can start after any key (`StartAfter`). The cursor keeps, per
-prefix:
-
-- `tail`: the last key listed so far. Each tick lists on from it (at most `tail_pages` pages).
-  Event files are named by their date, so a new day sorts after the tail: it is found on the
-  next tick by one LIST request, however long the history.
-- `sweep`: where a rolling reconciliation stopped. Each tick lists the next `sweep_pages` pages
-  of what earlier ticks covered, wrapping round at the tail. Song files arrive in any key order
-  (the key is a track id), so a new one can sort before the tail; and any object can be
-  rewritten in place (same key, new ETag). The sweep finds both within one lap.
-- `pending`: objects requested and not yet in the load manifest (key -> ETag, when, attempt). The
-  sweep does not request them again while their run is presumably queued or running; after
-  RETRY_AFTER_SECONDS without reaching the manifest (the run failed or was cancelled) they are
-  requested again. Once MAX_PENDING objects wait, a tick lists nothing new until they load: that
-  bounds the cursor, and a fresh deployment over a big backlog asks for one run, not one per tick.
-
-Every key a tick lists is compared with the warehouse's `load_manifest` (what staging loaded,
-with the version) in one query: the keys go to a temporary table and one join reads their
-loaded ETags (`sql/load_manifest.sql`, `versions_of_objects`). An object is new when the
-manifest lacks it or holds another ETag. Folder markers, empty objects and non-JSON keys are not
-data (`Lake.list_pages` drops them) and never trigger anything.
-
-Cost of a tick, per prefix: at most `tail_pages + sweep_pages` LIST requests of 1,000 keys (in
-the steady state one request for the tail, which comes back empty or with the new day, plus the
-sweep pages); one temporary-table load and one join over the keys listed plus those pending; a
-cursor the size of `pending`. None of it depends on how many keys the prefix holds; what does is
-the time a lap takes: ceil(keys / (1,000 x sweep_pages)) ticks. An S3 LIST request is about
-0.1 s, so even a catch-up tick of 30 pages stays far inside Dagster's 60 s tick timeout.
-
-Why not dagster-aws's `get_objects` / `get_s3_keys`: they read every page of the prefix on every
-tick and sort it by LastModified, and their `since_key` cursor skips objects written between two
-writes of the cursor object (dagster issue 22892). They cannot start after a key or stop after a
-page, so the lake lists with boto3's paginator directly; the client itself comes from
-dagster-aws's `S3Resource` (see `resources/lake.py`).
-
-Why not S3 event notifications through SQS: they would find a new object in seconds, but need a
-queue, a bucket notification configuration and a dead-letter policy per deployment, still need a
-periodic full reconciliation (notifications are delivered at least once, can be lost to a
-misconfiguration, and say nothing about what happened before they were set up), and do nothing
-for the local-folder lake. The sweep is that reconciliation, and with the ordered tail it already
-finds a new day on the next tick, so the queue would add infrastructure without changing what
-is found, only how fast a song file that sorts before the tail is.
-
-Run keys: a digest of the sorted (key, ETag, attempt) triples a tick requests. A tick evaluated
-twice from the same cursor asks for the same run key, and Dagster launches a run key once.
-
-Defaults, for a team that runs this in production:
-- Both sensors start RUNNING: new data must load without anyone clicking. A deployment that must
-  not load (a read-only copy) stops them in the UI, and that choice persists in the instance.
-- `log_data/` every 2 minutes: a new day loads within minutes of landing; the steady-state tick
-  is one empty LIST, two sweep pages and one small query (720 ticks a day, well under a cent of
-  S3 requests). `song_data/` every 5 minutes with 10 sweep pages: songs arrive now and then and
-  are not urgent; a lap over the real ~15,000-file catalogue takes two ticks (10 minutes), over
-  400,000 files 40 ticks (3 hours 20 minutes).
-- On DuckDB the warehouse is one file that one process at a time may open for writing. A run
-  waits for it; a tick does not (a tick has 60 s): while a run holds the file, the tick skips
-  without moving its cursor and tries again at the next interval.
+`staging_songs`. A tick lists on from the last key it saw (new days sort last) and re-checks a few
+pages of what it saw before (songs arrive in any key order; any object can be rewritten), so its
+cost does not grow with the bucket; it asks for at most one run, and the staging asset then loads
+whatever the load manifest lacks. docs/sensors.md says how and why, with the defaults.
 """
 
 import hashlib
@@ -71,9 +12,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import duckdb
 from dagster import (
     AssetKey,
     AssetsDefinition,
@@ -86,8 +25,9 @@ from dagster import (
     sensor,
 )
 
+from sparkify_assets import load_protocol
+from sparkify_assets.resources.engines.base import Warehouse, WarehouseBusy
 from sparkify_assets.resources.lake import PAGE_SIZE, Lake, LakeObject
-from sparkify_assets.resources.warehouse import Warehouse
 
 RETRY_AFTER_SECONDS = 2 * 3600
 MAX_PENDING = 2_000
@@ -227,15 +167,13 @@ def list_sweep(
 
 
 def loaded_versions(warehouse: Warehouse, table: str, keys: Iterable[str]) -> dict[str, str]:
-    """The ETag (or size and mtime) staging `table` loaded for each of `keys` that it loaded."""
-    rows = [(key, "", 0, 0, 0) for key in sorted(keys)]
-    if not rows:
+    """The ETag (or size and mtime) staging `table` loaded for each of `keys` that it loaded.
+    Raises WarehouseBusy rather than wait while a run holds the warehouse (a tick has 60 s)."""
+    objects = [LakeObject(key, "", 0) for key in sorted(keys)]
+    if not objects:
         return {}
-    with warehouse.session() as session:
-        session.create_table("load_manifest")
-        session.load_objects(rows)
-        found = session.fetch_section("load_manifest", "versions_of_objects", {"table_name": table})
-    return dict(found)
+    with load_protocol.reading(warehouse, ["load_manifest"], wait=False) as session:
+        return load_protocol.loaded_versions(session, table, objects)
 
 
 def still_pending(
@@ -306,23 +244,6 @@ def run_key(watch: Watch, requested: dict[str, Pending]) -> str:
     return f"{watch.prefix.rstrip('/')}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
 
 
-def duckdb_file_held(warehouse: Warehouse) -> bool:
-    """Whether another process (a run) holds the DuckDB warehouse file.
-
-    A session waits for the file as long as a run may take, longer than a tick may; a read-only
-    open fails at once instead, so the tick can skip rather than time out.
-    """
-    if warehouse.engine != "duckdb" or not Path(warehouse.duckdb_path).exists():
-        return False
-    try:
-        duckdb.connect(warehouse.duckdb_path, read_only=True).close()
-    except duckdb.IOException as error:
-        if "lock" in str(error).lower():
-            return True
-        raise
-    return False
-
-
 def evaluate(
     context: SensorEvaluationContext,
     watch: Watch,
@@ -331,16 +252,14 @@ def evaluate(
     lake: Lake,
 ) -> SensorResult:
     """One tick of the sensor for `watch`: at most one run request, and the next cursor."""
-    busy = SensorResult(skip_reason=f"{watch.prefix}: a run holds the DuckDB warehouse file")
-    if duckdb_file_held(warehouse):
+    busy = SensorResult(skip_reason=f"{watch.prefix}: a run holds the warehouse")
+    if warehouse.busy():
         return busy  # the cursor stays where it was
     cursor = Cursor.parse(context.cursor)
     try:
         found = scan(lake, warehouse, watch, cursor, now=int(time.time()))
-    except duckdb.IOException as error:
-        if "lock" not in str(error).lower():
-            raise
-        return busy  # a run took the file between the check and the tick's query
+    except WarehouseBusy:
+        return busy  # a run took the warehouse between the check and the tick's query
     context.log.info(
         f"{watch.prefix}: {found.listed} key(s) listed in {found.tail_pages} page(s) after the "
         f"tail and {found.sweep_pages} of the sweep; "

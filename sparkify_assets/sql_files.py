@@ -2,7 +2,13 @@
 
 A file holds named sections (`-- name: create`, `-- name: merge`, ...), each one or more
 statements. DuckDB and PostgreSQL get the same text translated by sqlglot, with the Redshift-only
-table attributes (DISTKEY, SORTKEY, DISTSTYLE) dropped. Redshift's PRIMARY KEY is informational
+table attributes (DISTKEY, SORTKEY, DISTSTYLE) dropped. What only one engine runs (its lock, its
+bulk load) is in `sql/engines/<engine>.sql`, in that engine's own dialect, never translated.
+
+A section may hold slots: `${table}` and `${tables}` take names from the project's own tables
+(checked, then quoted), `${columns}` a table's column list from its CREATE TABLE, and
+`${section_name}` another section of the same file, spliced in as a subquery. Values are never
+slots: they always travel as parameters. Redshift's PRIMARY KEY is informational
 (never enforced), so it is dropped elsewhere too: every engine then accepts the same rows, and the
 asset checks, not a constraint error halfway through a load, report duplicate keys.
 """
@@ -25,6 +31,10 @@ TABLE_ASSETS = ("staging_events", "staging_songs", "users", "songs", "artists", 
 BOOKKEEPING_TABLES = ("staging_rejects", "load_manifest", "load_batches", "load_state")
 DIALECTS = ("duckdb", "postgres", "redshift")
 _SECTION = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+_SLOT = re.compile(r"\$\{(\w+)\}")
+# Session-local tables the SQL derives from a project table's name.
+_DERIVED_TABLE = re.compile(r"^(?:new_|recent_)?(\w+?)(?:_copy)?$")
+ENGINE_SQL_DIR = SQL_DIR / "engines"
 _REDSHIFT_ONLY = (exp.DistKeyProperty, exp.DistStyleProperty, exp.SortKeyProperty)
 
 
@@ -40,24 +50,90 @@ class Column:
 
 @functools.cache
 def sections(name: str) -> dict[str, str]:
-    """The named sections of `sql/<name>.sql`, as Redshift text."""
+    """The named sections of `sql/<name>.sql` (or `sql/engines/<engine>.sql` for
+    `engines/<engine>`), as written."""
     text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
     parts = _SECTION.split(text)
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
 @functools.cache
-def statements(
-    name: str, section: str, dialect: str, narrowed: tuple[str, ...] = ()
-) -> tuple[str, ...]:
-    """The statements of one section, ready to run on `dialect`. Each table named in `narrowed`
-    is read from the temp table `recent_<table>` instead (see checks.narrow_to_load)."""
-    if dialect not in DIALECTS:
-        raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
+def tables() -> frozenset[str]:
+    """Every table the project defines: each `sql/<name>.sql` with a `create` section."""
+    return frozenset(p.stem for p in SQL_DIR.glob("*.sql") if "create" in sections(p.stem))
+
+
+def identifier(name: str) -> str:
+    """`name` quoted, when it is one of the project's tables or a session table derived from one
+    (`new_<t>`, `recent_<t>`, `<t>_copy`, `load_objects`); anything else is refused."""
+    match = _DERIVED_TABLE.match(name)
+    if name != "load_objects" and not (match and match.group(1) in tables()):
+        raise ValueError(f"{name!r} is not a table of this project")
+    return f'"{name}"'
+
+
+def _column_identifier(name: str) -> str:
+    if not any(name == c.name for t in tables() for c in columns(t)):
+        raise ValueError(f"{name!r} is not a column of this project's tables")
+    return f'"{name}"'
+
+
+def _fill(file: str, text: str, slots: tuple[tuple[str, str], ...]) -> str:
+    """`text` with its `${...}` slots filled (see the module docstring)."""
+    given = dict(slots)
+
+    def value(match: re.Match) -> str:
+        slot = match.group(1)
+        if slot == "table":
+            return identifier(given["table"])
+        if slot == "tables":
+            return ", ".join(identifier(t) for t in given["tables"].split(","))
+        if slot == "columns" and "columns" in given:
+            return ", ".join(_column_identifier(c) for c in given["columns"].split(","))
+        if slot == "columns":
+            return ", ".join(f'"{c.name}"' for c in columns(given["table"]))
+        if slot == "rule" or slot in sections(file):
+            return _without_comments(sections(file)[given.get(slot, slot)]).rstrip(";")
+        raise KeyError(f"sql/{file}.sql: no value for slot ${{{slot}}}")
+
+    return _SLOT.sub(value, text)
+
+
+def _without_comments(text: str) -> str:
+    return "\n".join(x for x in text.splitlines() if not x.lstrip().startswith("--")).strip()
+
+
+def _section_text(name: str, section: str) -> str:
     try:
-        text = sections(name)[section]
+        return sections(name)[section]
     except KeyError:
         raise KeyError(f"sql/{name}.sql has no section '-- name: {section}'") from None
+
+
+@functools.cache
+def engine_statement(engine: str, section: str, slots: tuple[tuple[str, str], ...] = ()) -> str:
+    """The one statement of a section of `sql/engines/<engine>.sql`, slots filled, as written:
+    what only that engine runs is never translated."""
+    name = f"engines/{engine}"
+    text = _fill(name, _without_comments(_section_text(name, section)), slots)
+    if text.count(";") > 1 or (";" in text and not text.endswith(";")):
+        raise ValueError(f"sql/{name}.sql, section {section}: one statement per section")
+    return text.rstrip(";")
+
+
+@functools.cache
+def statements(
+    name: str,
+    section: str,
+    dialect: str,
+    narrowed: tuple[str, ...] = (),
+    slots: tuple[tuple[str, str], ...] = (),
+) -> tuple[str, ...]:
+    """The statements of one section, slots filled, ready to run on `dialect`. Each table named
+    in `narrowed` is read from the temp table `recent_<table>` instead (see checks.py)."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
+    text = _fill(name, _section_text(name, section), slots)
     out = []
     for tree in sqlglot.parse(text, read="redshift"):
         if tree is None:
@@ -73,7 +149,8 @@ def statements(
 @functools.cache
 def statement_kinds(name: str, section: str) -> tuple[str, ...]:
     """What each statement of a section does: 'insert', 'delete', 'create', 'select', ..."""
-    return tuple(t.key for t in sqlglot.parse(sections(name)[section], read="redshift") if t)
+    text = _fill(name, _section_text(name, section), EXAMPLE_SLOTS)
+    return tuple(t.key for t in sqlglot.parse(text, read="redshift") if t)
 
 
 def _narrow(tree: exp.Expression, tables: tuple[str, ...]) -> exp.Expression:
@@ -148,11 +225,28 @@ def json_keys(table: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+# Slot values that let every section be translated and checked without a caller's own.
+EXAMPLE_SLOTS = (
+    ("table", "staging_events"),
+    ("tables", "users,load_state"),
+    ("rule", "users__key"),
+)
+
+
 def all_statements() -> dict[tuple[str, str, str], tuple[str, ...]]:
     """Every section of every file translated for every engine: fails loudly on any gap."""
     return {
-        (path.stem, section, dialect): statements(path.stem, section, dialect)
+        (path.stem, section, dialect): statements(path.stem, section, dialect, slots=EXAMPLE_SLOTS)
         for path in sorted(SQL_DIR.glob("*.sql"))
         for section in sections(path.stem)
         for dialect in DIALECTS
+    }
+
+
+def all_engine_statements() -> dict[tuple[str, str], str]:
+    """Every section of every engine's own file, slots filled with examples."""
+    return {
+        (path.stem, section): engine_statement(path.stem, section, EXAMPLE_SLOTS)
+        for path in sorted(ENGINE_SQL_DIR.glob("*.sql"))
+        for section in sections(f"engines/{path.stem}")
     }

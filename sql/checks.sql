@@ -7,6 +7,14 @@
 -- Rows that were checked when they arrived are not checked again every day; the checks job
 -- checks everything.
 
+-- name: failing_sample
+-- The rows that break the rule spliced in below, the first 10 by key, each with how many
+-- there are in all: one pass, the count riding along as a window.
+SELECT failing.*, COUNT(*) OVER () AS failing_rows
+FROM (${rule}) AS failing
+ORDER BY 1
+LIMIT 10;
+
 -- name: latest_events_batch
 -- The latest event load; none when it is all that is staged (the first load, a full refresh):
 -- then there is nothing to narrow, and narrowing would cost more than it saves.
@@ -20,31 +28,43 @@ HAVING COUNT(*) > 1;
 
 -- name: recent__staging_events
 -- The events of the latest event load.
+DROP TABLE IF EXISTS recent_staging_events;
+CREATE TEMP TABLE recent_staging_events AS
 SELECT * FROM staging_events WHERE load_batch = %(latest_events_batch)s;
+ANALYZE recent_staging_events;
 
 -- name: recent__users
 -- The users with events in the latest event load.
+DROP TABLE IF EXISTS recent_users;
+CREATE TEMP TABLE recent_users AS
 SELECT * FROM users
 WHERE user_id IN (
     SELECT CAST(userid AS INTEGER) FROM staging_events
     WHERE userid <> '' AND load_batch = %(latest_events_batch)s
 );
+ANALYZE recent_users;
 
 -- name: recent__songplays
 -- The plays of the event objects of the latest event load, and every play sharing their ids.
+DROP TABLE IF EXISTS recent_songplays;
+CREATE TEMP TABLE recent_songplays AS
 SELECT * FROM songplays
 WHERE songplay_id IN (
     SELECT songplay_id FROM songplays
     WHERE source_key IN (SELECT source_key FROM staging_events WHERE load_batch = %(latest_events_batch)s)
 );
+ANALYZE recent_songplays;
 
 -- name: recent__time
 -- The timestamps of the plays of the latest event load.
+DROP TABLE IF EXISTS recent_time;
+CREATE TEMP TABLE recent_time AS
 SELECT * FROM "time"
 WHERE start_time IN (
     SELECT start_time FROM songplays
     WHERE source_key IN (SELECT source_key FROM staging_events WHERE load_batch = %(latest_events_batch)s)
 );
+ANALYZE recent_time;
 
 -- name: staging_events__not_empty
 -- The lake held event objects, yet no event row is staged.

@@ -20,11 +20,18 @@ SORTKEY (load_batch);
 SELECT COALESCE(MAX(load_batch), 0) + 1 FROM load_batches;
 
 -- name: record
+-- Load `load_batch`, once its objects are in load_manifest: how many objects, rows and rejects.
 INSERT INTO load_batches
     (load_batch, table_name, objects, rows_loaded, rows_rejected, rows_replaced, full_refresh,
      loaded_at)
-VALUES (%(load_batch)s, %(table_name)s, %(objects)s, %(rows_loaded)s, %(rows_rejected)s,
-        %(rows_replaced)s, %(full_refresh)s, CAST(%(loaded_at)s AS TIMESTAMP));
+SELECT %(load_batch)s, %(table_name)s, COUNT(*), COALESCE(SUM(rows_loaded), 0),
+       COALESCE(SUM(rows_rejected), 0), %(rows_replaced)s, %(full_refresh)s,
+       CAST(%(loaded_at)s AS TIMESTAMP)
+FROM load_manifest
+WHERE table_name = %(table_name)s AND load_batch = %(load_batch)s;
+
+-- name: totals
+SELECT objects, rows_loaded, rows_rejected FROM load_batches WHERE load_batch = %(load_batch)s;
 
 -- name: rows_replaced
 -- Whether the loads in a window replaced earlier rows: then star tables prune what they lost.

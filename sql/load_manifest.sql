@@ -16,9 +16,6 @@ CREATE TABLE IF NOT EXISTS load_manifest (
 DISTSTYLE ALL
 SORTKEY (table_name, object_key);
 
--- name: versions
-SELECT object_key, etag FROM load_manifest WHERE table_name = %(table_name)s;
-
 -- name: delete_objects
 DELETE FROM load_manifest
 WHERE table_name = %(table_name)s AND object_key IN (SELECT object_key FROM load_objects);
@@ -27,15 +24,27 @@ WHERE table_name = %(table_name)s AND object_key IN (SELECT object_key FROM load
 DELETE FROM load_manifest WHERE table_name = %(table_name)s;
 
 -- name: record_objects
+-- The objects of load `load_batch` (in `load_objects`), with the rows and rejects each gave.
 INSERT INTO load_manifest
     (table_name, object_key, etag, size, load_batch, rows_loaded, rows_rejected, loaded_at)
-SELECT %(table_name)s, object_key, etag, size, %(load_batch)s, rows_loaded, rows_rejected,
-       CAST(%(loaded_at)s AS TIMESTAMP)
-FROM load_objects;
+SELECT %(table_name)s, o.object_key, o.etag, o.size, %(load_batch)s,
+       COALESCE(loaded.n, 0), COALESCE(rejected.n, 0), CAST(%(loaded_at)s AS TIMESTAMP)
+FROM load_objects AS o
+LEFT JOIN (
+    SELECT source_key, COUNT(*) AS n FROM ${table}
+    WHERE load_batch = %(load_batch)s
+    GROUP BY source_key
+) AS loaded ON loaded.source_key = o.object_key
+LEFT JOIN (
+    SELECT source_key, COUNT(*) AS n FROM staging_rejects
+    WHERE table_name = %(table_name)s AND load_batch = %(load_batch)s
+    GROUP BY source_key
+) AS rejected ON rejected.source_key = o.object_key;
 
 -- name: versions_of_objects
--- The loaded version of each key in `load_objects` (what a sensor tick listed). A join on exact
--- keys, not a key range: PostgreSQL under a locale collation does not order keys as S3 does.
+-- The loaded version of each key in `load_objects` (what a load or a sensor tick listed). A join
+-- on exact keys, not a key range: PostgreSQL under a locale collation does not order keys as S3
+-- does.
 SELECT m.object_key, m.etag
 FROM load_manifest AS m
 JOIN load_objects AS o ON o.object_key = m.object_key

@@ -48,3 +48,62 @@ CREATE TEMP TABLE new_staging_events AS
 SELECT * FROM staging_events WHERE load_batch > %(after_batch)s AND load_batch <= %(up_to_batch)s;
 -- Fresh statistics: planners would otherwise guess a temp table's size and pick nested loops.
 ANALYZE new_staging_events;
+
+-- name: record_rules
+-- What a column's type cannot say about a record: the reason it is rejected, NULL when none. The
+-- local engines apply these while parsing (sparkify_assets/resources/engines/json_records.py
+-- takes the CASE), Redshift after each COPY. ts must become a timestamp on every engine.
+SELECT CASE
+           WHEN userid <> ''
+                AND CASE WHEN userid ~ '^[0-9]{1,10}$'
+                         THEN CAST(userid AS BIGINT) > 2147483647
+                         ELSE TRUE END
+               THEN 'userId is neither empty nor a whole number'
+           WHEN ts NOT BETWEEN 0 AND 253402300799999
+               THEN 'ts is not between 1970 and 9999'
+       END AS reject_reason
+FROM staging_events_copy;
+
+-- name: create_copy_target
+-- Redshift's COPY of one lake object lands here first: the raw columns only, so that COPY's column
+-- list names every column (a NOT NULL column left out of the list fails the whole COPY). A record
+-- missing a required field is a row error of that COPY. Not `(LIKE staging_events)`: that would copy
+-- the NOT NULL of load_batch, which COPY does not fill.
+DROP TABLE IF EXISTS staging_events_copy;
+CREATE TEMP TABLE staging_events_copy (
+    artist        VARCHAR(512),
+    auth          VARCHAR(32),
+    firstname     VARCHAR(256),
+    gender        VARCHAR(16),
+    iteminsession INTEGER NOT NULL,
+    lastname      VARCHAR(256),
+    length        DOUBLE PRECISION,
+    level         VARCHAR(16),
+    location      VARCHAR(512),
+    method        VARCHAR(16),
+    page          VARCHAR(64) NOT NULL,
+    registration  BIGINT,
+    sessionid     INTEGER NOT NULL,
+    song          VARCHAR(512),
+    status        SMALLINT,
+    ts            BIGINT NOT NULL,
+    useragent     VARCHAR(512),
+    userid        VARCHAR(32)
+);
+
+-- name: copy_violations
+-- How many copied records break a rule that COPY itself does not apply.
+SELECT COUNT(*) FROM (${record_rules}) AS judged
+WHERE reject_reason IS NOT NULL;
+
+-- name: from_copy_target
+-- A clean copied object's rows, tagged with its key (COPY cannot say the line).
+INSERT INTO staging_events (artist, auth, firstname, gender, iteminsession, lastname, length, level, location, method,
+       page, registration, sessionid, song, status, ts, useragent, userid, source_key, source_line, load_batch)
+SELECT artist, auth, firstname, gender, iteminsession, lastname, length, level, location, method,
+       page, registration, sessionid, song, status, ts, useragent, userid, %(source_key)s, NULL, %(load_batch)s
+FROM staging_events_copy;
+
+-- name: empty_copy_target
+-- Not TRUNCATE: on Redshift it commits the transaction.
+DELETE FROM staging_events_copy;

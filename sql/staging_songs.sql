@@ -39,3 +39,39 @@ CREATE TEMP TABLE new_staging_songs AS
 SELECT * FROM staging_songs WHERE load_batch > %(after_batch)s AND load_batch <= %(up_to_batch)s;
 -- Fresh statistics: planners would otherwise guess a temp table's size and pick nested loops.
 ANALYZE new_staging_songs;
+
+-- name: create_copy_target
+-- Redshift's COPY of one lake object lands here first: the raw columns only, so that COPY's column
+-- list names every column (a NOT NULL column left out of the list fails the whole COPY). A record
+-- missing a required field is a row error of that COPY. Not `(LIKE staging_songs)`: that would copy
+-- the NOT NULL of load_batch, which COPY does not fill.
+DROP TABLE IF EXISTS staging_songs_copy;
+CREATE TEMP TABLE staging_songs_copy (
+    num_songs        INTEGER,
+    artist_id        VARCHAR(32) NOT NULL,
+    artist_latitude  DOUBLE PRECISION,
+    artist_longitude DOUBLE PRECISION,
+    artist_location  VARCHAR(512),
+    artist_name      VARCHAR(512),
+    song_id          VARCHAR(32) NOT NULL,
+    title            VARCHAR(512),
+    duration         DOUBLE PRECISION,
+    year             SMALLINT
+);
+
+-- name: copy_violations
+-- How many copied records break a rule that COPY itself does not apply.
+SELECT COUNT(*) FROM (SELECT CAST(NULL AS VARCHAR) AS reject_reason FROM staging_songs_copy) AS judged
+WHERE reject_reason IS NOT NULL;
+
+-- name: from_copy_target
+-- A clean copied object's rows, tagged with its key (COPY cannot say the line).
+INSERT INTO staging_songs (num_songs, artist_id, artist_latitude, artist_longitude, artist_location, artist_name,
+       song_id, title, duration, year, source_key, source_line, load_batch)
+SELECT num_songs, artist_id, artist_latitude, artist_longitude, artist_location, artist_name,
+       song_id, title, duration, year, %(source_key)s, NULL, %(load_batch)s
+FROM staging_songs_copy;
+
+-- name: empty_copy_target
+-- Not TRUNCATE: on Redshift it commits the transaction.
+DELETE FROM staging_songs_copy;

@@ -1,6 +1,7 @@
 -- users: one row per non-empty userId seen in any event. Name, gender and level are those of the
--- user's latest event (largest ts, then paid over free, then sessionId, then itemInSession):
--- users move between free and paid, and the dimension says where they are now.
+-- user's latest event (largest ts, then paid over free, then sessionId, then itemInSession, then
+-- the smallest object key, then the smallest names): users move between free and paid, and the
+-- dimension says where they are now. Never the line: Redshift's COPY cannot say it.
 
 -- name: create
 CREATE TABLE IF NOT EXISTS users (
@@ -40,7 +41,7 @@ FROM (
            ROW_NUMBER() OVER (
                PARTITION BY e.userid
                ORDER BY e.level DESC, e.sessionid DESC, e.iteminsession DESC,
-                        e.source_key, e.source_line
+                        e.source_key, e.firstname, e.lastname, e.gender
            ) AS recency
     FROM staging_events AS e
     JOIN users_latest_ts AS l ON l.userid = e.userid AND l.ts = e.ts

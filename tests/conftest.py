@@ -23,8 +23,10 @@ from sparkify_assets import sql_files
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.generate import generate_lake
+from sparkify_assets.resources.engines.base import Warehouse
+from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
+from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake
-from sparkify_assets.resources.warehouse import Warehouse
 
 REQUIRE_SERVICES = os.environ.get("SPARKIFY_REQUIRE_SERVICES") == "1"
 PG = {
@@ -62,7 +64,7 @@ def lake_dir(lake_template, tmp_path) -> Path:
 
 @pytest.fixture
 def duckdb_warehouse(tmp_path) -> Warehouse:
-    return Warehouse(engine="duckdb", duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
 
 
 def _admin_connection():
@@ -84,7 +86,7 @@ def postgres_warehouse() -> Warehouse:
     with contextlib.closing(_admin_connection()) as admin, admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield Warehouse(engine="postgres", database=name, **PG)
+        yield PostgresWarehouse(database=name, **PG)
     finally:
         drop_database(name)
 
@@ -143,7 +145,7 @@ def read_table(warehouse: Warehouse, table: str) -> list[tuple]:
     names = [c.name for c in sql_files.columns(table) if c.name != "load_batch"]
     columns = ", ".join(f'"{n}"' for n in names)
     with warehouse.session() as session:
-        return in_order(session.fetch(f'SELECT {columns} FROM "{table}"'))
+        return in_order(session.query_text(f'SELECT {columns} FROM "{table}"')[1])
 
 
 def metadata_of(result, asset: str) -> dict:

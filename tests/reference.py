@@ -218,10 +218,24 @@ def users(events: list[dict]) -> list[tuple]:
         level = {"paid": 2, "free": 1}.get(e["level"], 0)
         return (e["ts"], level, e["sessionid"], e["iteminsession"])
 
+    def content(e):  # a full tie in one object: the smallest names win (no engine needs lines)
+        return tuple((v is None, v or "") for v in (e["firstname"], e["lastname"], e["gender"]))
+
     latest: dict[int, dict] = {}
-    for e in events:  # in (key, line) order, so a full tie keeps the smallest (key, line)
+    for e in events:  # in (key, line) order, so a full tie keeps the smallest key
         uid = user_id(e)
-        if uid is not None and (uid not in latest or recency(e) > recency(latest[uid])):
+        if uid is None:
+            continue
+        kept = latest.get(uid)
+        if (
+            kept is None
+            or recency(e) > recency(kept)
+            or (
+                recency(e) == recency(kept)
+                and e["source_key"] == kept["source_key"]
+                and content(e) < content(kept)
+            )
+        ):
             latest[uid] = e
     rows = [
         (uid, e["firstname"], e["lastname"], e["gender"], e["level"], timestamp(e["ts"]))

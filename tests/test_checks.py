@@ -15,8 +15,8 @@ from sparkify_assets.checks import (
     rule_parameters,
 )
 from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.lake import Lake
-from sparkify_assets.resources.warehouse import Warehouse
 from tests.conftest import STAR_TABLES, read_table, run_graph
 
 PARAMETERS = rule_parameters(max_reject_rate=0.01)
@@ -155,14 +155,14 @@ def test_every_rule_has_a_bad_case():
 @pytest.fixture(scope="module")
 def good_warehouse_file(lake_template, tmp_path_factory):
     path = tmp_path_factory.mktemp("checks") / "good.duckdb"
-    run_graph(Warehouse(engine="duckdb", duckdb_path=str(path)), lake_template)
+    run_graph(DuckDBWarehouse(path=str(path)), lake_template)
     return path
 
 
 def test_every_rule_passes_on_a_generated_lake_with_all_quirks(good_warehouse_file, tmp_path):
     copy = tmp_path / "w.duckdb"
     shutil.copy(good_warehouse_file, copy)
-    with Warehouse(engine="duckdb", duckdb_path=str(copy)).session() as session:
+    with DuckDBWarehouse(path=str(copy)).session() as session:
         for rule in RULES:
             failing, _header, sample = evaluate(session, rule, PARAMETERS)
             assert failing == 0, (rule, sample)
@@ -173,8 +173,8 @@ def test_rule_fails_on_bad_data_with_count_and_keys(rule_id, good_warehouse_file
     copy = tmp_path / "w.duckdb"
     shutil.copy(good_warehouse_file, copy)
     statements, expected_query = BREAKS[rule_id]
-    with Warehouse(engine="duckdb", duckdb_path=str(copy)).session() as session:
-        expected = sorted(str(row[0]) for row in session.fetch(expected_query))
+    with DuckDBWarehouse(path=str(copy)).session() as session:
+        expected = sorted(str(row[0]) for row in session.query_text(expected_query)[1])
         assert expected, "the case must pick real rows"
         for statement in statements:
             session.execute(statement)
@@ -226,14 +226,14 @@ def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(
     copy = tmp_path / "w.duckdb"
     shutil.copy(good_warehouse_file, copy)
     statements, _expected = BREAKS[rule_id]
-    with Warehouse(engine="duckdb", duckdb_path=str(copy)).session() as session:
+    with DuckDBWarehouse(path=str(copy)).session() as session:
         for statement in statements:
             session.execute(statement)
         rule = RULE_BY_ID[rule_id]
         every_row = evaluate(session, rule, PARAMETERS)
-        (batch,) = session.fetch(
+        (batch,) = session.query_text(
             "SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_events'"
-        )[0]
+        )[1][0]
         narrow_to_load(session, rule.narrow, batch)
         latest_load = evaluate(session, rule, PARAMETERS, narrowed=True)
     assert every_row[0] > 0

@@ -18,7 +18,7 @@ def test_dagster_asset_materialize_builds_every_table(lake_dir, duckdb_warehouse
     assert "RUN_SUCCESS" in done.stderr
 
     expected = compute(lake_dir)
-    with duckdb.connect(duckdb_warehouse.duckdb_path, read_only=True) as con:
+    with duckdb.connect(duckdb_warehouse.path, read_only=True) as con:
         for table in sql_files.TABLE_ASSETS:
             (count,) = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
             assert count == len(getattr(expected, table)), table

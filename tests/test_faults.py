@@ -19,8 +19,9 @@ from dagster import materialize
 
 from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.resources.engines.base import WAREHOUSE_POOL, WarehouseUnavailable
+from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake, LakeError
-from sparkify_assets.resources.warehouse import WAREHOUSE_POOL, Warehouse, WarehouseUnavailable
 from tests.conftest import PG, STAR_TABLES, read_table, run_graph
 from tests.reference import compute
 from tests.test_graph import add_day, assert_matches_reference
@@ -44,7 +45,7 @@ def cli_env(warehouse, lake_dir, home: Path) -> dict:
     home.mkdir(exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home), "SPARKIFY_LAKE": str(lake_dir)}
     if warehouse.engine == "duckdb":
-        env |= {"SPARKIFY_WAREHOUSE": "duckdb", "SPARKIFY_DUCKDB_PATH": warehouse.duckdb_path}
+        env |= {"SPARKIFY_WAREHOUSE": "duckdb", "SPARKIFY_DUCKDB_PATH": warehouse.path}
     else:
         env |= {
             "SPARKIFY_WAREHOUSE": "postgres",
@@ -112,17 +113,29 @@ def test_killed_in_the_middle_of_a_staging_load_postgres(
     postgres_warehouse, lake_dir, tmp_path, blocker
 ):
     run_graph(postgres_warehouse, lake_dir)  # creates the tables
-    new_key = add_day(lake_dir, 4)
+    changed = sorted((lake_dir / "log_data").rglob("*.json"))[0]
+    changed_key = changed.relative_to(lake_dir).as_posix()
+    first_line = changed.read_text(encoding="utf-8").splitlines()[0]
+    changed.write_text(changed.read_text(encoding="utf-8") + first_line + "\n", encoding="utf-8")
     staged_before = read_table(postgres_warehouse, "staging_events")
-    with blocker.cursor() as cur:  # the load copies its rows, then waits to record its batch
-        cur.execute("LOCK TABLE load_batches IN EXCLUSIVE MODE")
+    with blocker.cursor() as cur:  # the load replaces the object's rows, then waits on its
+        cur.execute(  # manifest row: the kill lands with the new rows written, not committed
+            "SELECT * FROM load_manifest WHERE object_key = %s FOR UPDATE", (changed_key,)
+        )
     process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
-    wait_for_blocked(postgres_warehouse.database, "INSERT INTO load_batches", process)
+    wait_for_blocked(postgres_warehouse.database, "DELETE FROM load_manifest", process)
+    with contextlib.closing(psycopg2.connect(dbname=postgres_warehouse.database, **PG)) as con:
+        with con.cursor() as cur:  # the run has written staging rows: INSERT's lock is held
+            cur.execute(
+                "SELECT COUNT(*) FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid) "
+                "WHERE a.application_name = 'sparkify_assets' AND l.mode = 'RowExclusiveLock' "
+                "AND l.relation = 'staging_events'::regclass"
+            )
+            assert cur.fetchone()[0] == 1
     kill_hard(process)
     blocker.rollback()
 
-    staged = read_table(postgres_warehouse, "staging_events")
-    assert staged == staged_before and new_key not in {row[-2] for row in staged}
+    assert read_table(postgres_warehouse, "staging_events") == staged_before
 
     run_graph(postgres_warehouse, lake_dir)
     assert_matches_reference(postgres_warehouse, lake_dir)
@@ -239,10 +252,10 @@ def test_postgres_restarted_during_a_run_is_retried(
         pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster (as in CI)")
     run_graph(postgres_warehouse, lake_dir)
     add_day(lake_dir, 4)
-    with blocker.cursor() as cur:  # hold the run in the middle of its first load
+    with blocker.cursor() as cur:  # hold the run inside its first load's transaction
         cur.execute("LOCK TABLE load_batches IN EXCLUSIVE MODE")
     process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
-    wait_for_blocked(postgres_warehouse.database, "INSERT INTO load_batches", process)
+    wait_for_blocked(postgres_warehouse.database, "LOCK TABLE", process)
     subprocess.run(["pg_ctlcluster", "15", "main", "restart"], check=True, timeout=120)
     assert process.wait(timeout=300) == 0, output_of(process)
     assert "RETRY" in output_of(process) or "retry" in process.log_path.read_text()
@@ -259,8 +272,8 @@ def test_unreachable_host_and_wrong_password_say_what_to_fix_and_keep_the_secret
     postgres_warehouse,
 ):
     secret = "not-the-password-8c1f"
-    unreachable = Warehouse(engine="postgres", host="127.0.0.1", port=free_port(), password=secret)
-    wrong_password = Warehouse(**{**postgres_warehouse.__dict__, "password": secret})
+    unreachable = PostgresWarehouse(host="127.0.0.1", port=free_port(), password=secret)
+    wrong_password = postgres_warehouse.model_copy(update={"password": secret})
     for warehouse, reason in (
         (unreachable, "Connection refused"),
         (wrong_password, "password authentication failed"),

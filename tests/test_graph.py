@@ -10,7 +10,8 @@ import os
 import pytest
 
 from sparkify_assets.generate import generate_lake
-from sparkify_assets.resources.warehouse import PostgresSession, Session
+from sparkify_assets.resources.engines.base import Session
+from sparkify_assets.resources.engines.postgres import PostgresSession
 from tests.conftest import LAKE_SIZE, STAR_TABLES, in_order, metadata_of, read_table, run_graph
 from tests.reference import compute
 

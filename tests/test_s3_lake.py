@@ -3,8 +3,8 @@
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.lake import Lake
-from sparkify_assets.resources.warehouse import Warehouse
 from tests.conftest import STAR_TABLES, read_table, run_graph
 
 pytest_plugins = ("tests.s3_server",)
@@ -35,8 +35,8 @@ def test_s3_lake_builds_the_same_tables_as_the_folder(
 ):
     add_bad_records(lake_dir)
     upload(s3_client, lake_dir, s3_lake)
-    from_folder = Warehouse(engine="duckdb", duckdb_path=str(tmp_path / "folder.duckdb"))
-    from_s3 = Warehouse(engine="duckdb", duckdb_path=str(tmp_path / "s3.duckdb"))
+    from_folder = DuckDBWarehouse(path=str(tmp_path / "folder.duckdb"))
+    from_s3 = DuckDBWarehouse(path=str(tmp_path / "s3.duckdb"))
 
     # One bad song in 81 is over the blocking reject-rate check's default share.
     run_graph(from_folder, lake_dir, max_reject_rate=1.0)
@@ -49,5 +49,5 @@ def test_s3_lake_builds_the_same_tables_as_the_folder(
     lake = Lake(url=s3_lake, s3_endpoint_url=s3_endpoint)
     listed = {o.key: o.etag for p in ("log_data/", "song_data/") for o in lake.list_objects(p)}
     with from_s3.session() as session:
-        recorded = dict(session.fetch("SELECT object_key, etag FROM load_manifest"))
+        recorded = dict(session.query_text("SELECT object_key, etag FROM load_manifest")[1])
     assert recorded == listed

@@ -135,10 +135,11 @@ def source_keys(rows, position: int) -> set[str]:
 def record_loaded(warehouse, table: str, objects: list[LakeObject]) -> None:
     """Write manifest rows as staging would, without loading (for ticks over a big prefix)."""
     with warehouse.session() as session:
-        session.create_table("load_manifest")
-        session.load_objects([(o.key, o.etag, o.size, 1, 0) for o in objects])
+        for name in ("load_manifest", "staging_events", "staging_songs", "staging_rejects"):
+            session.create_table(name)
+        session.fill_load_objects(objects)
         batch = {"table_name": table, "load_batch": 1, "loaded_at": "2018-11-30 00:00:00"}
-        session.run("load_manifest", "record_objects", batch)
+        session.run("load_manifest", "record_objects", batch, table=batch["table_name"])
 
 
 @contextlib.contextmanager
@@ -411,7 +412,7 @@ def test_a_tick_skips_while_a_run_holds_the_duckdb_file(lake_dir, duckdb_warehou
             "-c",
             "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print(flush=True); "
             "time.sleep(60)",
-            duckdb_warehouse.duckdb_path,
+            duckdb_warehouse.path,
         ],
         stdout=subprocess.PIPE,
     )
@@ -420,7 +421,7 @@ def test_a_tick_skips_while_a_run_holds_the_duckdb_file(lake_dir, duckdb_warehou
         with DagsterInstance.ephemeral() as instance:
             events = Ticker("log_data_sensor", instance, duckdb_warehouse, Lake(url=str(lake_dir)))
             result = events.evaluate("{}")
-        assert "a run holds the DuckDB warehouse" in result.skip_reason.skip_message
+        assert "a run holds the warehouse" in result.skip_reason.skip_message
         assert result.cursor is None  # the cursor stays where it was
     finally:
         holder.kill()

@@ -1,12 +1,4 @@
-"""Staging: the lake's raw JSON, one row per record, loaded incrementally through a manifest.
-
-A run lists the lake, compares each object's version (ETag, or size and mtime) with the load
-manifest, and loads only new or changed objects, in one transaction: a changed object's old rows
-(and old rejects) are replaced, bad records go to `staging_rejects`, and the manifest records what
-was loaded. A rerun with nothing new changes nothing.
-"""
-
-from datetime import UTC, datetime
+"""Staging: the lake's raw JSON, one row per record, loaded incrementally (load_protocol.py)."""
 
 from dagster import (
     AssetExecutionContext,
@@ -18,10 +10,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from sparkify_assets import sql_files
-from sparkify_assets.assets.metadata import markdown_table, table_metadata
+from sparkify_assets import load_protocol
+from sparkify_assets.metadata import markdown_table, table_metadata
+from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
 from sparkify_assets.resources.lake import Lake, LakeError
-from sparkify_assets.resources.warehouse import WAREHOUSE_STEP, Warehouse
 
 
 class LoadConfig(Config):
@@ -46,67 +38,28 @@ def stage(
     except LakeError as exc:
         raise Failure(str(exc), allow_retries=False) from None  # retrying cannot fix settings
     objects = list(lake.list_objects(prefix))
-    by_table = {"table_name": table}
-    with warehouse.session() as session:
-        for name in (table, *sql_files.BOOKKEEPING_TABLES):
-            session.create_table(name)
-        session.lock(table)  # before reading the manifest: a concurrent run waits, then sees ours
-        if config.full_refresh:
-            session.run(table, "delete_all")
-            session.run("staging_rejects", "delete_all", by_table)
-            session.run("load_manifest", "delete_all", by_table)
-        loaded = dict(session.fetch_section("load_manifest", "versions", by_table))
-        todo = [o for o in objects if loaded.get(o.key) != o.etag]
-        rows_loaded = rows_rejected = rows_replaced = 0
-        if todo:
-            (load_batch,) = session.fetch_section("load_batches", "next_batch")[0]
-            session.load_objects([(o.key, o.etag, o.size, 0, 0) for o in todo])
-            (rows_replaced,) = session.run(table, "delete_objects")
-            session.run("staging_rejects", "delete_objects", by_table)
-            session.run("load_manifest", "delete_objects", by_table)
-            counts = session.stage(table, lake, todo, load_batch)
-            rows_loaded = sum(good for good, _bad in counts.values())
-            rows_rejected = sum(bad for _good, bad in counts.values())
-            session.load_objects([(o.key, o.etag, o.size, *counts[o.key]) for o in todo])
-            now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-            batch = {**by_table, "load_batch": load_batch, "loaded_at": now}
-            session.analyze(table)
-            session.run("load_manifest", "record_objects", batch)
-            session.run(
-                "load_batches",
-                "record",
-                {
-                    **batch,
-                    "objects": len(todo),
-                    "rows_loaded": rows_loaded,
-                    "rows_rejected": rows_rejected,
-                    "rows_replaced": rows_replaced,
-                    "full_refresh": config.full_refresh,
-                },
-            )
-        if rows_rejected:
+    with load_protocol.locked(warehouse, load_protocol.staging_locks(table)) as session:
+        load = load_protocol.stage(session, table, lake, objects, config.full_refresh)
+        if load.rows_rejected:
             context.log.warning(
-                f"{table}: {rows_rejected} record(s) rejected into staging_rejects "
-                f"(out of {rows_loaded + rows_rejected} in {len(todo)} object(s))"
+                f"{table}: {load.rows_rejected} record(s) rejected into staging_rejects (out of "
+                f"{load.rows_loaded + load.rows_rejected} in {load.objects_loaded} object(s))"
             )
         context.log.info(
-            f"{table}: {len(todo)} new or changed object(s) of {len(objects)}; "
-            f"{rows_loaded} row(s) loaded, {rows_replaced} replaced"
+            f"{table}: {load.objects_loaded} new or changed object(s) of {load.objects_seen}; "
+            f"{load.rows_loaded} row(s) loaded, {load.rows_replaced} replaced"
         )
         metadata = table_metadata(
             session,
             table,
-            objects_seen=len(objects),
-            objects_loaded=len(todo),
-            rows_added=rows_loaded - rows_replaced,
-            rows_changed=rows_replaced,
-            rows_rejected=rows_rejected,
+            objects_seen=load.objects_seen,
+            objects_loaded=load.objects_loaded,
+            rows_added=load.rows_loaded - load.rows_replaced,
+            rows_changed=load.rows_replaced,
+            rows_rejected=load.rows_rejected,
         )
-        if rows_rejected:
-            header, sample = session.query(
-                sql_files.statements("staging_rejects", "sample", session.dialect)[0],
-                {**by_table, "load_batch": load_batch},
-            )
+        if load.rows_rejected:
+            header, sample = load_protocol.rejects_sample(session, table, load.load_batch)
             metadata["rejects_sample"] = MarkdownMetadataValue(markdown_table(header, sample))
     return MaterializeResult(metadata=metadata)
 

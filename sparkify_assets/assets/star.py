@@ -1,36 +1,21 @@
 """The star schema: dimensions users, songs, artists, time and the fact songplays.
 
-Each table's meaning and merge live in `sql/<table>.sql`. A run takes in only the staging rows of
-load batches the table has not seen (its watermark in `load_state`), merges them in one
-transaction, and moves the watermark in the same transaction: a failed run changes nothing, and a
-rerun with nothing new changes nothing. `full_refresh` empties the table and takes in everything.
+Each table's meaning and merge live in `sql/<table>.sql`; which staging batches a run takes in,
+and the watermarks that remember it, in load_protocol.py. `full_refresh` empties the table and
+takes in everything.
 """
 
 from collections.abc import Mapping, Sequence
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from sparkify_assets import sql_files
-from sparkify_assets.assets.metadata import table_metadata
+from sparkify_assets import load_protocol
 from sparkify_assets.assets.staging import LoadConfig
-from sparkify_assets.resources.warehouse import WAREHOUSE_STEP, Warehouse
+from sparkify_assets.metadata import table_metadata
+from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
 
 Lineage = Mapping[str, Sequence[tuple[str, str]]]
 EVENTS, SONGS = "staging_events", "staging_songs"
-
-
-def _open_window(session, table: str, source: str, full_refresh: bool) -> tuple[int, int, int]:
-    """Stage `source`'s batches that `table` has not taken in as temp table `new_<source>`.
-
-    Returns (after, up_to, rows replaced by those loads): the window is (after, up_to].
-    """
-    state = session.fetch_section("load_state", "get", {"consumer": table, "source": source})
-    after = 0 if full_refresh or not state else state[0][0]
-    (up_to,) = session.fetch_section(source, "latest_batch")[0]
-    window = {"table_name": source, "after_batch": after, "up_to_batch": up_to}
-    session.run(source, "new_rows", window)
-    (replaced,) = session.fetch_section("load_batches", "rows_replaced", window)[0]
-    return after, up_to, replaced
 
 
 def merge(
@@ -42,38 +27,19 @@ def merge(
     lineage: Lineage,
 ) -> MaterializeResult:
     """Merge the new staging batches of `sources` into star `table`."""
-    with warehouse.session() as session:
-        for name in ("load_state", "load_batches", *sources, table):
-            session.create_table(name)
-        session.lock(table)  # before reading the watermark: a concurrent run waits, then sees ours
-        if config.full_refresh:
-            session.execute(f'DELETE FROM "{table}"')
-        windows = {s: _open_window(session, table, s, config.full_refresh) for s in sources}
-        sections = ["merge"]
-        # A changed object may have taken rows away: drop what has no source any more. That
-        # costs a pass over the table, so only when a load in the window replaced rows.
-        if any(replaced for _a, _u, replaced in windows.values()) and "prune" in sql_files.sections(
-            table
-        ):
-            sections.append("prune")
-        inserted = deleted = 0
-        for section in sections:
-            kinds = sql_files.statement_kinds(table, section)
-            for kind, count in zip(kinds, session.run(table, section), strict=True):
-                inserted += count if kind == "insert" else 0
-                deleted += count if kind == "delete" else 0
-        if inserted or deleted:
-            session.analyze(table)
-        for source, (_after, up_to, _replaced) in windows.items():
-            state = {"consumer": table, "source": source, "load_batch": up_to}
-            session.run("load_state", "set", state)
+    writes, reads = load_protocol.star_locks(table, sources)
+    with load_protocol.locked(warehouse, writes, reads) as session:
+        done = load_protocol.merge(session, table, sources, config.full_refresh)
         context.log.info(
-            f"{table}: took in load batches "
-            + ", ".join(f"{s} ({a}, {u}]" for s, (a, u, _r) in windows.items())
-            + f"; {inserted} row(s) written, {deleted} deleted or replaced"
+            f"{table}: took in load batches {', '.join(map(str, done.windows))}; "
+            f"{done.rows_written} row(s) written, {done.rows_deleted} deleted or replaced"
         )
         metadata = table_metadata(
-            session, table, lineage, rows_added=inserted - deleted, rows_changed=deleted
+            session,
+            table,
+            lineage,
+            rows_added=done.rows_written - done.rows_deleted,
+            rows_changed=done.rows_deleted,
         )
     return MaterializeResult(metadata=metadata)
 

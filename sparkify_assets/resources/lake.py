@@ -193,6 +193,11 @@ class Lake(ConfigurableResource):
         if page:
             yield page, page[-1].key, False
 
+    def region(self) -> str:
+        """The S3 bucket's region (S3 answers no location for us-east-1)."""
+        answer = self.s3_client().get_bucket_location(Bucket=self.bucket)
+        return answer.get("LocationConstraint") or "us-east-1"
+
     def s3_uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 

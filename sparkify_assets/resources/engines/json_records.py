@@ -10,8 +10,12 @@ do not fit their column without loss are rejected, not truncated or rounded.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
 
 from sparkify_assets import sql_files
 
@@ -19,20 +23,6 @@ RAW_TEXT_CHARS = 300
 # Redshift's COPY takes JSON records of at most 4 MB; larger ones are rejected on every engine
 # (and never parsed: a 50 MB line would only cost memory).
 MAX_RECORD_BYTES = 4 * 1024 * 1024
-
-# Record rules that a column type cannot say: (column, reason, SQL that is true for a bad value).
-EXTRA_RULES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "staging_events": (
-        (
-            "userid",
-            "userId is neither empty nor a whole number",
-            "userid <> '' AND NOT (regexp_full_match(userid, '[0-9]{1,10}') "
-            "AND TRY_CAST(userid AS BIGINT) <= 2147483647)",
-        ),
-        # Beyond these years no engine can turn ts into a timestamp.
-        ("ts", "ts is not between 1970 and 9999", "ts NOT BETWEEN 0 AND 253402300799999"),
-    ),
-}
 
 _INTEGER_TYPES = {"SMALLINT", "INT", "INTEGER", "BIGINT"}
 _DUCKDB_TYPE = {"INT": "INTEGER"}
@@ -97,8 +87,18 @@ def _reject_reason(table: str, cols: tuple[RawColumn, ...]) -> str:
                 kind += f" that fits {_DUCKDB_TYPE.get(col.base_type, col.base_type)}"
             whens.append((f"{text} IS NOT NULL AND {col.name} IS NULL", f"'{col.key}: not {kind}'"))
     whens += [(f"{c.name} IS NULL", f"'missing {c.key}'") for c in cols if c.required]
-    whens += [(bad, f"'{reason}'") for _col, reason, bad in EXTRA_RULES.get(table, ())]
-    return "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in whens) + " END"
+    checks = " ".join(f"WHEN {cond} THEN {reason}" for cond, reason in whens)
+    return f"COALESCE(CASE {checks} END, {record_rules(table)})"
+
+
+@functools.cache
+def record_rules(table: str) -> str:
+    """The CASE of `sql/<table>.sql`'s `record_rules` section in DuckDB's dialect (NULL where the
+    table has none): the same rules Redshift applies after its COPY, written once."""
+    if "record_rules" not in sql_files.sections(table):
+        return "NULL"
+    (select,) = sqlglot.parse(sql_files.sections(table)["record_rules"], read="redshift")
+    return select.find(exp.Case).sql(dialect="duckdb")
 
 
 # DuckDB reads the blobs of one read_blob() call in one thread, and the work on them stays in
@@ -209,6 +209,6 @@ def rejects_query(table: str) -> str:
     )
 
 
-# Records per object, good or bad: splitting lines costs a fraction of parsing them, so a chunk
+# Records of a chunk, good or bad: splitting lines costs a fraction of parsing them, so a chunk
 # whose good rows add up to this needs no second look for rejects.
-RECORD_COUNTS_QUERY = f"WITH {_RECORDS} SELECT object_key, COUNT(*) FROM records GROUP BY 1"
+RECORD_COUNT_QUERY = f"WITH {_RECORDS} SELECT COUNT(*) FROM records"

@@ -16,9 +16,7 @@ from dagster import (
 )
 
 from sparkify_assets import sql_files
-from sparkify_assets.resources.warehouse import Session
-
-PREVIEW_ROWS = 5
+from sparkify_assets.resources.engines.base import Session
 
 
 def table_schema(table: str) -> TableSchema:
@@ -58,11 +56,7 @@ def table_metadata(
     **counts: int,
 ) -> dict[str, Any]:
     """Row count, schema, lineage, a preview of the first rows by key, and this run's counts."""
-    names = [c.name for c in sql_files.columns(table)]
-    quoted = ", ".join(f'"{n}"' for n in names)
-    preview = session.fetch(
-        f'SELECT {quoted} FROM "{table}" ORDER BY "{names[0]}" LIMIT {PREVIEW_ROWS}'
-    )
+    names, preview = session.query("tables", "preview", table=table)
     # The standard `dagster/` keys: the UI shows them as the table's row count, columns, lineage.
     standard = {
         "dagster/row_count": MetadataValue.int(session.count(table)),

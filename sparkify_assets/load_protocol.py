@@ -1,0 +1,173 @@
+"""The load protocol: what is new in the lake, what each table has taken in, and in what order.
+
+- Staging compares each lake object's version (S3 ETag, or size and mtime) with `load_manifest`
+  and loads only new or changed objects, as one numbered load batch (`load_batches`); a changed
+  object's earlier rows and rejects are replaced. The sensors ask the same question the same way.
+- A star table remembers in `load_state` the last batch of each staging table it took in and
+  merges only later ones; after a load that replaced rows it prunes what lost its source.
+- Every load is one transaction that starts by locking what it writes, so a second run waits and
+  then sees what the first committed. Tables are created before, in a transaction of their own:
+  on Redshift the snapshot is taken at a transaction's first statement, so nothing may come
+  before the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sparkify_assets import sql_files
+from sparkify_assets.resources.engines.base import Session, Warehouse
+from sparkify_assets.resources.lake import Lake, LakeObject
+
+STAGING_BOOKKEEPING = ("staging_rejects", "load_manifest", "load_batches")
+
+
+@contextlib.contextmanager
+def locked(warehouse: Warehouse, writes: Sequence[str], reads: Sequence[str] = ()):
+    """A session whose transaction starts by locking `writes`; every table in `writes` and
+    `reads` exists (created beforehand in a transaction of its own)."""
+    warehouse.ensure_tables(list(dict.fromkeys([*writes, *reads])))
+    with warehouse.session() as session:
+        session.lock(*writes)
+        yield session
+
+
+def loaded_versions(session: Session, table: str, objects: Iterable[LakeObject]) -> dict[str, str]:
+    """The version staging `table` loaded of each of `objects` that it loaded. An object is new
+    when this lacks its key or holds another version."""
+    session.fill_load_objects(list(objects))
+    return dict(session.fetch("load_manifest", "versions_of_objects", {"table_name": table}))
+
+
+@dataclass(frozen=True)
+class StagingLoad:
+    """What one staging run did."""
+
+    objects_seen: int
+    objects_loaded: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_replaced: int = 0
+    load_batch: int | None = None  # None when nothing was new
+
+
+def stage(
+    session: Session, table: str, lake: Lake, objects: Sequence[LakeObject], full_refresh: bool
+) -> StagingLoad:
+    """Load the new and changed `objects` (listed from the lake) into staging `table`."""
+    by_table = {"table_name": table}
+    if full_refresh:
+        session.run("tables", "delete_all", table=table)
+        session.run("staging_rejects", "delete_all", by_table)
+        session.run("load_manifest", "delete_all", by_table)
+    loaded = loaded_versions(session, table, objects)
+    todo = [o for o in objects if loaded.get(o.key) != o.etag]
+    if not todo:
+        return StagingLoad(len(objects))
+    (load_batch,) = session.fetch("load_batches", "next_batch")[0]
+    session.fill_load_objects(todo)
+    (rows_replaced,) = session.run(table, "delete_objects")
+    session.run("staging_rejects", "delete_objects", by_table)
+    session.stage(table, lake, todo, load_batch)
+    session.analyze(table)
+    session.run("load_manifest", "delete_objects", by_table)
+    batch = {
+        **by_table,
+        "load_batch": load_batch,
+        "loaded_at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "),
+        "rows_replaced": rows_replaced,
+        "full_refresh": full_refresh,
+    }
+    session.run("load_manifest", "record_objects", batch, table=table)
+    session.run("load_batches", "record", batch)
+    objects_loaded, rows_loaded, rows_rejected = session.fetch("load_batches", "totals", batch)[0]
+    return StagingLoad(
+        len(objects), objects_loaded, rows_loaded, rows_rejected, rows_replaced, load_batch
+    )
+
+
+def rejects_sample(session: Session, table: str, load_batch: int) -> tuple[list[str], list]:
+    """The first records one load of `table` rejected: key, line and reason."""
+    return session.query(
+        "staging_rejects", "sample", {"table_name": table, "load_batch": load_batch}
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """The load batches of one staging table that a star table takes in: (after, up_to]."""
+
+    source: str
+    after: int
+    up_to: int
+    rows_replaced: int  # by the loads in the window: the star table prunes after them
+
+    def __str__(self) -> str:
+        return f"{self.source} ({self.after}, {self.up_to}]"
+
+
+@dataclass(frozen=True)
+class Merge:
+    """What one star-table run did."""
+
+    windows: list[Window]
+    rows_written: int
+    rows_deleted: int
+
+
+def open_window(session: Session, table: str, source: str, full_refresh: bool) -> Window:
+    """Stage `source`'s batches that `table` has not taken in as temp table `new_<source>`."""
+    state = session.fetch("load_state", "get", {"consumer": table, "source": source})
+    after = 0 if full_refresh or not state else state[0][0]
+    (up_to,) = session.fetch(source, "latest_batch")[0]
+    window = {"table_name": source, "after_batch": after, "up_to_batch": up_to}
+    session.run(source, "new_rows", window)
+    (replaced,) = session.fetch("load_batches", "rows_replaced", window)[0]
+    return Window(source, after, up_to, replaced)
+
+
+def merge(session: Session, table: str, sources: Sequence[str], full_refresh: bool) -> Merge:
+    """Merge the staging batches of `sources` that star `table` has not taken in, and move its
+    watermarks in the same transaction."""
+    if full_refresh:
+        session.run("tables", "delete_all", table=table)
+    windows = [open_window(session, table, s, full_refresh) for s in sources]
+    sections = ["merge"]
+    # A changed object may have taken rows away: drop what has no source any more. That costs a
+    # pass over the table, so only when a load in the window replaced rows.
+    if any(w.rows_replaced for w in windows) and "prune" in sql_files.sections(table):
+        sections.append("prune")
+    written = deleted = 0
+    for section in sections:
+        kinds = sql_files.statement_kinds(table, section)
+        for kind, count in zip(kinds, session.run(table, section), strict=True):
+            written += count if kind == "insert" else 0
+            deleted += count if kind == "delete" else 0
+    if written or deleted:
+        session.analyze(table)
+    for window in windows:
+        state = {"consumer": table, "source": window.source, "load_batch": window.up_to}
+        session.run("load_state", "set", state)
+    return Merge(windows, written, deleted)
+
+
+def star_locks(table: str, sources: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(what a star table's run writes, what it reads): the arguments of `locked`."""
+    return (table, "load_state"), ("load_batches", *sources)
+
+
+def staging_locks(table: str) -> tuple[str, ...]:
+    """What a staging run writes: its table and the bookkeeping every staging table shares."""
+    return (table, *STAGING_BOOKKEEPING)
+
+
+@contextlib.contextmanager
+def reading(warehouse: Warehouse, tables: Sequence[str], wait: bool = True) -> Iterator[Session]:
+    """A session that only reads `tables` (checks, reports, sensors): they exist afterwards,
+    empty on a fresh warehouse. Without `wait`, WarehouseBusy instead of waiting for a run."""
+    warehouse.ensure_tables(tables, wait)
+    with warehouse.session(wait) as session:
+        yield session

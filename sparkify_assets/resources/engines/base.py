@@ -1,0 +1,225 @@
+"""What every engine provides: a session (one connection, one transaction) and a resource.
+
+Assets, checks, sensors and the load protocol speak only to `Session` and `Warehouse`; each
+engine module (duckdb.py, postgres.py, redshift.py) implements both, and `definitions.py` picks
+one. Whatever an asset writes in a session commits together or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from dagster import Backoff, ConfigurableResource, RetryPolicy
+from pydantic import Field
+
+from sparkify_assets import sql_files
+from sparkify_assets.resources.lake import Lake, LakeObject
+
+WAREHOUSE_POOL = "warehouse"  # Dagster concurrency pool of every step that writes or reads it
+# What every asset step that works in the warehouse shares: its pool, and retries for what passes
+# (a server restarting, a network blip). A retry is safe: a failed step rolled back everything.
+WAREHOUSE_STEP = {
+    "pool": WAREHOUSE_POOL,
+    "retry_policy": RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),
+}
+Params = Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One preflight check: passed, or what to fix."""
+
+    check: str
+    passed: bool
+    detail: str
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be reached or refuses the login."""
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse, and the caller asked not to wait for it."""
+
+
+def slots(
+    table: str | None = None, tables: Sequence[str] = (), columns: Sequence[str] = ()
+) -> tuple[tuple[str, str], ...]:
+    """The identifier slots of a statement (see sql_files), in the form its cache keys take."""
+    given = {"table": table, "tables": ",".join(tables), "columns": ",".join(columns)}
+    return tuple((k, v) for k, v in given.items() if v)
+
+
+class Session(ABC):
+    """One connection and its transaction. Statements come from `sql/` by file and section."""
+
+    dialect: ClassVar[str]
+    # Bytes of raw JSON parsed per statement where this process parses (local_staging.py). Few,
+    # big statements suit DuckDB: its commit costs more with every statement that inserted into
+    # a table (10M events: 4 s at 256 MB chunks, ~0 at 1 GB).
+    chunk_bytes: ClassVar[int] = 1024 * 1024 * 1024
+
+    def __init__(self, con):
+        self.con = con
+
+    def commit(self) -> None:
+        self.con.commit()
+
+    def rollback(self) -> None:
+        self.con.rollback()
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = None) -> int:
+        """Run one statement's text; return the rows it changed (-1 when that means nothing)."""
+
+    @abstractmethod
+    def query_text(self, sql: str, params: Params = None) -> tuple[list[str], list[tuple]]:
+        """Run one query's text; return its column names and rows."""
+
+    @abstractmethod
+    def lock(self, *tables: str) -> None:
+        """Hold `tables` against other writers until this transaction ends. Called first in a
+        transaction, before anything it protects is read: two runs at once would otherwise both
+        read the same manifest or watermark and write the same rows twice."""
+
+    @abstractmethod
+    def fill_load_objects(self, objects: Sequence[LakeObject]) -> None:
+        """Replace the session's temp table `load_objects` (sql/load_objects.sql) with these."""
+
+    @abstractmethod
+    def stage(self, table: str, lake: Lake, objects: Sequence[LakeObject], load_batch: int) -> None:
+        """Load the records of `objects` into staging `table` (rows tagged with their object key
+        and `load_batch`) and the records that break a rule into `staging_rejects`."""
+
+    def analyze(self, table: str) -> None:
+        """Refresh the planner's statistics of a table this transaction changed a lot. Without
+        them PostgreSQL and Redshift plan the next join from a guess and pick nested loops."""
+        self.run("tables", "analyze", table=table)
+
+    def create_table(self, table: str) -> None:
+        self.run(table, "create")
+
+    def statements(self, file: str, section: str, table: str | None = None, **narrow):
+        return sql_files.statements(file, section, self.dialect, slots=slots(table), **narrow)
+
+    def run(self, file: str, section: str, params: Params = None, table: str | None = None):
+        """Run every statement of a section of `sql/<file>.sql`; return each one's row count."""
+        return [self.execute(s, params) for s in self.statements(file, section, table)]
+
+    def query(self, file: str, section: str, params: Params = None, table: str | None = None):
+        """The column names and rows of a one-query section of `sql/<file>.sql`."""
+        (statement,) = self.statements(file, section, table)
+        return self.query_text(statement, params)
+
+    def fetch(self, file: str, section: str, params: Params = None, table: str | None = None):
+        return self.query(file, section, params, table)[1]
+
+    def count(self, table: str) -> int:
+        return self.fetch("tables", "row_count", table=table)[0][0]
+
+
+class DbApiSession(Session, ABC):
+    """A session on a psycopg2 connection (PostgreSQL, Redshift); values bound by psycopg2."""
+
+    def execute(self, sql, params=None):
+        with self.con.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.rowcount
+
+    def query_text(self, sql, params=None):
+        with self.con.cursor() as cur:
+            cur.execute(sql, params)
+            return [d[0] for d in cur.description], cur.fetchall()
+
+
+class Warehouse(ConfigurableResource, ABC):
+    """The warehouse the star schema lives in; one subclass per engine."""
+
+    engine: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the data is, for people: never includes a secret."""
+
+    @abstractmethod
+    def connect(self, wait: bool = True) -> contextlib.AbstractContextManager[Session]:
+        """A session on a new connection, closed on exit; the caller ends its transaction.
+        Without `wait`, raise WarehouseBusy instead of waiting for another process."""
+
+    @contextlib.contextmanager
+    def session(self, wait: bool = True) -> Iterator[Session]:
+        """A connection holding one transaction: committed on success, rolled back on error."""
+        with self.connect(wait) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def ensure_tables(self, tables: Sequence[str], wait: bool = True) -> None:
+        """Create whichever of `tables` do not exist yet, in a transaction of their own: the
+        transaction that loads must start with its lock (see Session.lock)."""
+        with self.session(wait) as session:
+            for table in tables:
+                session.create_table(table)
+
+    def preflight(self, lake: Lake, samples: Mapping[str, str]) -> list[Finding]:
+        """What to fix before a first load: each check once, in a transaction of its own, never
+        changing a table. `samples` holds one lake object key per staging table."""
+        try:
+            with self.session() as session:
+                session.query_text("SELECT 1")
+        except (WarehouseUnavailable, WarehouseBusy) as exc:
+            return [Finding("connect", False, str(exc))]
+        return [Finding("connect", True, f"connected to {self.location}")]
+
+    def busy(self) -> bool:
+        """Whether another process holds the warehouse so that a sensor tick, which has seconds,
+        should skip rather than wait. Servers take concurrent sessions: never."""
+        return False
+
+
+def without_secret(message: str, secret: str | None) -> str:
+    """One line of `message`, any occurrence of `secret` masked."""
+    line = " ".join(part.strip() for part in message.splitlines())
+    return line.replace(secret, "***") if secret else line
+
+
+class ServerWarehouse(Warehouse, ABC):
+    """A warehouse behind a PostgreSQL-protocol server (PostgreSQL, Redshift): where, as whom."""
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    database: str = "sparkify"
+    user: str = "sparkify"
+    password: str | None = Field(default=None, description="Never logged; pass via EnvVar")
+    sslmode: str = Field(default="prefer", description="psycopg2 sslmode")
+
+    @property
+    def location(self) -> str:
+        return f"{self.engine}://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def preflight(self, lake, samples):
+        findings = super().preflight(lake, samples)
+        if not findings[-1].passed:
+            return findings
+        with self.session() as session:
+            privileges = session.fetch("preflight", "privileges")
+        return findings + [
+            Finding(f"privilege: {what}", bool(granted), "granted" if granted else f"run {fix}")
+            for what, granted, fix in privileges
+        ]
+
+    def unavailable(self, error: Exception, secret: str | None = None) -> WarehouseUnavailable:
+        """One message saying where, as whom and why a connection failed: never the password."""
+        reason = without_secret(str(error), secret or self.password) or repr(error)
+        return WarehouseUnavailable(
+            f"cannot connect to the {self.engine} warehouse at {self.location}: {reason} "
+            "(check SPARKIFY_DB_HOST, _PORT, _NAME, _USER, _PASSWORD)"
+        )

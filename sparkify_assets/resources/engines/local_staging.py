@@ -1,0 +1,104 @@
+"""Staging by parsing raw JSON here, with DuckDB, for the engines that cannot read the lake
+themselves (DuckDB, PostgreSQL) and for objects too small to be worth a Redshift COPY each.
+
+Objects go in chunks; DuckDB parses each chunk in one statement (json_records.py) and hands the
+rows to a sink: DuckDB inserts them straight into its table, PostgreSQL and Redshift load a file
+DuckDB wrote. Clean data is parsed once; a chunk whose rows fall short of its records is parsed a
+second time for the rejects alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sparkify_assets.resources.engines import json_records
+from sparkify_assets.resources.lake import Lake, LakeObject
+
+# Objects parsed per statement at most: bounds the spool folder on S3 lakes (DuckDB streams the
+# files, its memory stays within DUCKDB_CONFIG). Each engine's session sets the bytes.
+CHUNK_OBJECTS = 2_000
+# Bounded memory (DuckDB spills past it); row order in a table means nothing here.
+DUCKDB_CONFIG = {"memory_limit": "768MB", "preserve_insertion_order": False}
+GLOB_CHARACTERS = set("*?[]{}")
+
+# load(target table, DuckDB query, parameters) -> rows loaded: puts a query's rows into a table.
+Sink = Callable[[str, str, dict[str, Any]], int]
+
+
+def duckdb_execute(con: duckdb.DuckDBPyConnection, sql: str, params=None):
+    """Run a DuckDB statement with the parameters it names: DuckDB refuses extra ones (psycopg2
+    ignores them, so callers pass one set for every engine)."""
+    return con.execute(sql, {k: v for k, v in (params or {}).items() if f"${k}" in sql})
+
+
+@contextlib.contextmanager
+def parser() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB that parses raw JSON for an engine that is not DuckDB."""
+    con = duckdb.connect(config={**DUCKDB_CONFIG, "threads": 2})
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def stage_records(
+    con: duckdb.DuckDBPyConnection,
+    load: Sink,
+    table: str,
+    lake: Lake,
+    objects: Sequence[LakeObject],
+    load_batch: int,
+    chunk_bytes: int,
+) -> None:
+    """Parse `objects` with `con` and `load` their rows into `table`, rejects into
+    `staging_rejects`, a chunk at a time."""
+    for chunk in chunks(objects, chunk_bytes):
+        with lake.local_files(o.key for o in chunk) as paths:
+            _stage_chunk(con, load, table, paths, load_batch)
+
+
+def chunks(objects: Sequence[LakeObject], chunk_bytes: int) -> Iterator[list[LakeObject]]:
+    chunk: list[LakeObject] = []
+    size = 0
+    for obj in objects:
+        if chunk and (len(chunk) >= CHUNK_OBJECTS or size + obj.size > chunk_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(obj)
+        size += obj.size
+    if chunk:
+        yield chunk
+
+
+def _stage_chunk(con, load: Sink, table: str, paths: dict[str, Path], load_batch: int) -> None:
+    keys = list(paths)
+    with tempfile.TemporaryDirectory(prefix="sparkify-names-") as aliases:
+        files = [_literal_path(paths[k], Path(aliases), n) for n, k in enumerate(keys)]
+        params = {"load_batch": load_batch, **json_records.chunk_params(keys, files)}
+        loaded = load(table, json_records.good_rows_query(table), params)
+        records = duckdb_execute(con, json_records.RECORD_COUNT_QUERY, params).fetchone()[0]
+        rejected = 0
+        if loaded < records:
+            # Some records broke a rule: a second parse keeps just those (clean data parses once).
+            rejected = load("staging_rejects", json_records.rejects_query(table), params)
+    if loaded + rejected != records:
+        raise RuntimeError(
+            f"{table}: {loaded} rows and {rejected} rejects do not add up to the {records} "
+            "records read; nothing of this load is kept"
+        )
+
+
+def _literal_path(path: Path, aliases: Path, n: int) -> str:
+    """A name DuckDB reads as it is: it expands glob characters even in a list of files, so a
+    key like `log_data/*.json` would read every file. Such a file is read through a plain link."""
+    if not GLOB_CHARACTERS.intersection(str(path)):
+        return str(path)
+    alias = aliases / f"{n}.json"
+    alias.symlink_to(path.resolve())
+    return str(alias)

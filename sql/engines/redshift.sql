@@ -1,0 +1,55 @@
+-- What only the Redshift engine sends, in Redshift's dialect
+-- (sparkify_assets/resources/engines/redshift.py). Values are psycopg2 parameters, bound on the
+-- client; COPY authenticates with an IAM role, so no secret is ever in a statement's text.
+
+-- name: lock
+-- Redshift's LOCK has no modes: it blocks other readers and writers until the transaction ends.
+-- It must be the transaction's first statement: the snapshot is taken at the first statement.
+LOCK ${tables};
+
+-- name: fill_load_objects
+-- Redshift has no COPY FROM STDIN: psycopg2's execute_values sends multi-row INSERTs.
+INSERT INTO load_objects (object_key, etag, size) VALUES %s;
+
+-- name: copy_object
+-- One lake object into the COPY target of its table, through a manifest naming exactly that
+-- object (a plain S3 path would also load every key it is a prefix of) and the JSONPaths file
+-- that maps JSON keys to columns (the same file the local engines read). Bad records do not stop
+-- the COPY (MAXERROR, Redshift's largest); the engine reads how many there were.
+COPY ${table} (${columns})
+FROM %(manifest_uri)s
+IAM_ROLE %(iam_role)s
+REGION %(region)s
+FORMAT AS JSON %(jsonpaths_uri)s
+MANIFEST
+MAXERROR 100000
+COMPUPDATE OFF
+STATUPDATE OFF;
+
+-- name: check_object
+-- The same COPY, checked and not loaded: what preflight runs.
+${copy_object}
+NOLOAD;
+
+-- name: copy_parsed
+-- Rows this process parsed (small objects, or an object with a bad record) and wrote as JSON
+-- lines whose keys are the column names: typed, tagged with key and line, so no error is allowed.
+COPY ${table} (${columns})
+FROM %(manifest_uri)s
+IAM_ROLE %(iam_role)s
+REGION %(region)s
+FORMAT AS JSON 'auto'
+MANIFEST
+COMPUPDATE OFF
+STATUPDATE OFF;
+
+-- name: last_copy_count
+SELECT pg_last_copy_count();
+
+-- name: load_errors
+-- How many records the session's last COPY rejected, on a provisioned cluster.
+SELECT COUNT(*) FROM stl_load_errors WHERE query = pg_last_copy_id();
+
+-- name: load_errors_serverless
+-- The same on Redshift Serverless, which has no STL views.
+SELECT COUNT(*) FROM sys_load_error_detail WHERE query_id = pg_last_copy_id();

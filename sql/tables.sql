@@ -1,0 +1,18 @@
+-- Statements every table shares, its name in the ${table} slot.
+
+-- name: delete_all
+DELETE FROM ${table};
+
+-- name: row_count
+SELECT COUNT(*) FROM ${table};
+
+-- name: preview
+-- The first rows by the table's first column (its key), for the asset's metadata.
+SELECT ${columns} FROM ${table} ORDER BY 1 LIMIT 5;
+
+-- name: drop_temp
+DROP TABLE IF EXISTS ${table};
+
+-- name: analyze
+-- Fresh planner statistics after a big change (PostgreSQL, Redshift; DuckDB keeps its own).
+ANALYZE ${table};
