@@ -24,6 +24,7 @@ from sparkify_assets import sql_files
 from sparkify_assets.assets import reports, staging, star
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.metadata import table_schema
+from sparkify_assets.preflight.checks import preflight_job
 from sparkify_assets.resources.engines.base import Warehouse
 from sparkify_assets.resources.engines.duckdb import DEFAULT_DUCKDB_PATH, DuckDBWarehouse
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
@@ -201,6 +202,7 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
         assets=assets,
         sensors=lake_sensors(assets),
         asset_checks=build_checks(max_reject_rate),
+        jobs=[sparkify_job, checks_job, full_refresh_job, preflight_job],
         resources={"warehouse": warehouse, "lake": build_lake(env)},
         # One process for the whole graph: its steps are SQL the warehouse runs, so a process
         # per step (Dagster's default) would only add about a second of start-up to each.
