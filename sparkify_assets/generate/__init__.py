@@ -710,7 +710,3 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(summary, sys.stdout)
     print()
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
