@@ -32,8 +32,27 @@ from datetime import UTC, date, datetime
 from urllib.parse import urlparse
 
 from sparkify_assets.generate.catalogue import Catalogue, ascii_only, build_catalogue
-from sparkify_assets.generate.names import _artist_name, _enc, _title, double_encode
+from sparkify_assets.generate.names import _enc, double_encode
+from sparkify_assets.generate.plays import CATALOGUE_SHARE, _build_plays, _pick_play, _Plays
 from sparkify_assets.generate.users import User, build_users
+
+__all__ = [
+    "CATALOGUE_SHARE",
+    "DAY_MS",
+    "EVENT_KEYS",
+    "JSONPATHS_FILE",
+    "Catalogue",
+    "User",
+    "ascii_only",
+    "build_catalogue",
+    "build_users",
+    "double_encode",
+    "events_key",
+    "generate_lake",
+    "jsonpaths",
+    "main",
+    "song_key",
+]
 
 EVENT_KEYS = (
     "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level",
@@ -42,7 +61,6 @@ EVENT_KEYS = (
 )  # fmt: skip
 JSONPATHS_FILE = "log_json_path.json"
 DAY_MS = 86_400_000
-CATALOGUE_SHARE = 0.15  # NextSong events that name a catalogue song
 
 # Compact event lines like the real log; the key order above. Everything but ts is filled in
 # first, because ts is decided after the whole day is planned (see _align_two_users).
@@ -88,39 +106,6 @@ class _Session:
     tails: list[str] | None = None
     gaps: list[int] | None = None  # ms from each event to the next
     start: int = 0
-
-
-@dataclass(frozen=True)
-class _Plays:
-    """NextSong payloads, JSON-encoded: (artist, song, length)."""
-
-    catalogue: list[tuple[str, str, str]]  # plain-ASCII catalogue songs, copied exactly
-    made_up: list[tuple[str, str, str]]
-    unicode: list[tuple[str, str, str]]  # made-up songs with double-encoded unicode
-
-
-def _build_plays(seed: int, catalogue: Catalogue) -> _Plays:
-    def payload(artist: str, title: str, length: float) -> tuple[str, str, str]:
-        return _enc(double_encode(artist)), _enc(double_encode(title)), repr(length)
-
-    picks = [
-        payload(str(r["artist_name"]), str(r["title"]), r["duration"])
-        for _, r in catalogue.songs
-        if ascii_only(r)
-    ]
-    rng = random.Random(f"{seed}:made-up songs")
-    made_up = []
-    for _ in range(min(50_000, max(400, 4 * len(catalogue.songs)))):
-        length = round(rng.lognormvariate(5.4, 0.35), 5)
-        made_up.append(payload(str(_artist_name(rng)), str(_title(rng)), length))
-    # Unicode catalogue songs show up in the log too, double-encoded, so they match nothing.
-    made_up += [
-        payload(str(r["artist_name"]), str(r["title"]), r["duration"])
-        for _, r in catalogue.songs[:2000]
-        if not ascii_only(r)
-    ]
-    unicode = [p for p in made_up if not (p[0] + p[1]).isascii()]
-    return _Plays(picks, made_up, unicode)
 
 
 def _plan_sessions(rng: random.Random, users: list[User], ordinal: int, events: int) -> list:
@@ -219,19 +204,6 @@ def _render_session(
         if page.startswith("Submit"):  # the new level holds from the next event on
             level = after
     session.heads, session.tails, session.gaps = heads, tails, gaps
-
-
-def _pick_play(rng: random.Random, plays: _Plays, due: list) -> tuple[str, str, str]:
-    # `due` forces a catalogue match and a double-encoded name into every day.
-    if due:
-        kind = due.pop()
-        if kind == "catalogue" and plays.catalogue:
-            return plays.catalogue[int(rng.random() * len(plays.catalogue))]
-        if kind == "unicode" and plays.unicode:
-            return plays.unicode[int(rng.random() * len(plays.unicode))]
-    if plays.catalogue and rng.random() < CATALOGUE_SHARE:
-        return plays.catalogue[int(rng.random() * len(plays.catalogue))]
-    return plays.made_up[int(len(plays.made_up) * rng.random() ** 2)]  # popular songs repeat
 
 
 def _place_session(rng: random.Random, session: _Session, day_start: int) -> None:
