@@ -11,6 +11,7 @@ from pathlib import Path
 
 from benchmarks.child import clean_env, spawn
 from benchmarks.config import BIN, MODULE, OUT, ROOT
+from benchmarks.pyspy import record_command
 from benchmarks.results import RunResult
 
 # The child that materializes with a patched staging chunk: the real CLI otherwise.
@@ -115,14 +116,7 @@ def materialize(
     else:
         cmd = [str(BIN / "dagster"), *args]
     if profile_to is not None:
-        py_spy = shutil.which("py-spy") or str(BIN / "py-spy")
-        cmd = [py_spy, "record", "--format", "raw", "--rate", "50", "--idle", "-o"]
-        cmd += [
-            str(profile_to),
-            "--",
-            *([sys.executable, "-c", PATCHED_CLI] if chunk_bytes else [str(BIN / "dagster")]),
-            *args,
-        ]
+        cmd = record_command(profile_to, cmd)
     log_path = work / f"{label.replace(' ', '_').replace('/', '_')}-{home.name}.log"
     child = spawn(cmd, env, log_path)
     code = child.code

@@ -1,11 +1,37 @@
-"""Reading a py-spy raw profile: where its samples went, by phase of the run, by the project's
-innermost call sites and by leaf frame."""
+"""py-spy, a tool of this script only: finding it, the command that records a child under it,
+where profiles go, and reading a raw profile: where its samples went, by phase of the run, by the
+project's innermost call sites and by leaf frame."""
 
 from __future__ import annotations
 
 import collections
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.config import BIN, OUT
+
+
+def py_spy() -> str | None:
+    """The py-spy executable, on PATH or in the virtualenv; None when it is not installed."""
+    if found := shutil.which("py-spy"):
+        return found
+    return str(BIN / "py-spy") if (BIN / "py-spy").exists() else None
+
+
+def record_command(profile_to: Path, cmd: list[str]) -> list[str]:
+    """`cmd` under `py-spy record` at 50 Hz, idle time included, raw stacks to `profile_to`."""
+    record = ["record", "--format", "raw", "--rate", "50", "--idle", "-o", str(profile_to)]
+    return [py_spy() or str(BIN / "py-spy"), *record, "--", *cmd]
+
+
+def profile_path(title: str) -> Path:
+    """Where the raw stacks of the profile called `title` go (an older one is removed)."""
+    name = "".join(c if c.isalnum() or c in "-." else "_" for c in title)
+    path = OUT / "profiles" / f"{name}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    return path
 
 
 @dataclass

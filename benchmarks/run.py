@@ -45,7 +45,6 @@ if (_repo := str(Path(__file__).resolve().parents[1])) not in sys.path:
     sys.path.insert(0, _repo)
 
 from benchmarks.config import (
-    BIN,
     DIAGNOSTIC_CHUNK_BYTES,
     DOC,
     MB,
@@ -69,7 +68,7 @@ from benchmarks.figures import (
 from benchmarks.lakes import LakeSpec, compose_lake, ensure_lake, files_under, link_tree
 from benchmarks.materialize import materialize
 from benchmarks.provenance import code_fingerprint, cpu_pressure_total, git
-from benchmarks.pyspy import Profile, summarize_profile
+from benchmarks.pyspy import Profile, profile_path, py_spy, summarize_profile
 from benchmarks.references import bare_copy, bare_read_json
 from benchmarks.results import RunResult, SizeResult
 from benchmarks.targets import Target
@@ -281,7 +280,7 @@ class Bench:
         handle = engine.fresh()
         self.log(f"  diagnostic: again with staging chunks of {DIAGNOSTIC_CHUNK_BYTES // MB} MB")
         title = f"{engine.name}, {spec.name} (diagnostic chunk size)"
-        path = self.profile_path(title) if profile and self.can_profile() else None
+        path = profile_path(title) if profile and self.can_profile() else None
         run = self.run(
             f"{engine.name} {spec.name} diagnostic" + (" (under py-spy)" if path else ""),
             engine,
@@ -412,14 +411,7 @@ class Bench:
     # Profiles -----------------------------------------------------------------------------------
 
     def can_profile(self) -> bool:
-        return bool(self.args.profile and (shutil.which("py-spy") or (BIN / "py-spy").exists()))
-
-    def profile_path(self, title: str) -> Path:
-        name = "".join(c if c.isalnum() or c in "-." else "_" for c in title)
-        path = OUT / "profiles" / f"{name}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        return path
+        return bool(self.args.profile and py_spy())
 
     def profile(
         self,
@@ -433,7 +425,7 @@ class Bench:
         if not self.can_profile():
             return None
         handle = engine.clone(base) if base else engine.fresh()
-        path = self.profile_path(title)
+        path = profile_path(title)
         self.log(f"profiling (py-spy): {title}")
         run = materialize(
             title, engine.env(handle), lake, self.work, chunk_bytes=chunk_bytes, profile_to=path
