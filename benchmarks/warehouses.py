@@ -68,14 +68,19 @@ class PostgresEngine:
             connect_timeout=5,
         )
 
-    def _admin(self, sql: str) -> None:
+    def _execute(self, sql: str, autocommit: bool = False) -> list[tuple]:
+        """One statement on the server's `postgres` database; the rows it returns, if any."""
         con = self.connect()
-        con.autocommit = True
+        con.autocommit = autocommit
         try:
             with con.cursor() as cur:
                 cur.execute(sql)
+                return cur.fetchall() if cur.description is not None else []
         finally:
             con.close()
+
+    def _admin(self, sql: str) -> None:
+        self._execute(sql, autocommit=True)
 
     # sparkify_bench_<pid of this script>_<random>: leftovers are dropped only when that process
     # is gone, so two benchmarks on one machine never drop each other's databases.
@@ -99,14 +104,8 @@ class PostgresEngine:
 
     def drop_leftovers(self) -> None:
         """Databases an interrupted earlier run of this script left behind."""
-        con = self.connect()
-        try:
-            with con.cursor() as cur:
-                cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sparkify_bench_%'")
-                names = [r[0] for r in cur.fetchall()]
-        finally:
-            con.close()
-        for name in names:
+        names = "SELECT datname FROM pg_database WHERE datname LIKE 'sparkify_bench_%'"
+        for (name,) in self._execute(names):
             match = re.fullmatch(rf"{self.PREFIX}(\d+)_[0-9a-f]{{8}}", name)
             if not match or Path(f"/proc/{match.group(1)}").exists():
                 continue  # another naming, or a benchmark still running: not ours to drop
@@ -123,10 +122,4 @@ class PostgresEngine:
         }
 
     def server_version(self) -> str:
-        con = self.connect()
-        try:
-            with con.cursor() as cur:
-                cur.execute("SHOW server_version")
-                return cur.fetchone()[0]
-        finally:
-            con.close()
+        return self._execute("SHOW server_version")[0][0]
