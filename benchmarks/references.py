@@ -48,6 +48,16 @@ def bare_read_json(files: list[str], work: Path) -> tuple[float, int, int]:
         DuckDBEngine(work).drop(str(db))
 
 
+def read_json_rates(files: list[str], work: Path, reps: int) -> tuple[list[float], int]:
+    """`reps` bare read_json runs of `files`: the rows per second of each, and the highest peak."""
+    rates, peak = [], 0
+    for _ in range(reps):
+        seconds, rows, run_peak = bare_read_json(files, work)
+        rates.append(rows / seconds)
+        peak = max(peak, run_peak)
+    return rates, peak
+
+
 def bare_copy(pg: PostgresEngine, database: str, table: str, work: Path, reps: int) -> list[float]:
     """Export `table`'s rows as CSV, then time a bare COPY FROM STDIN of them into a plain table
     with the same columns, in the same database, `reps` times; return rows per second each time."""

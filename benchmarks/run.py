@@ -69,7 +69,7 @@ from benchmarks.lakes import LakeSpec, compose_lake, ensure_lake, files_under, l
 from benchmarks.materialize import materialize
 from benchmarks.provenance import code_fingerprint, cpu_pressure_total, git
 from benchmarks.pyspy import Profile, profile_path, py_spy, summarize_profile
-from benchmarks.references import bare_copy, bare_read_json
+from benchmarks.references import bare_copy, read_json_rates
 from benchmarks.results import RunResult, SizeResult
 from benchmarks.targets import Target
 from benchmarks.warehouses import DuckDBEngine, PostgresEngine
@@ -239,29 +239,18 @@ class Bench:
             event_files = files_under(lake / "log_data")
             for engine in self.engines():
                 self.log(f"{engine.name}, {spec.name}: {self.reps} materialization(s)")
-                result = SizeResult(engine.name, spec, [])
-                keep = None  # a PostgreSQL database with the staged rows, for the bare COPY
-                for rep in range(self.reps):
-                    handle = engine.fresh()
-                    run = self.run(f"{engine.name} {spec.name} #{rep + 1}", engine, handle, lake)
-                    result.runs.append(run)
-                    if engine is self.pg and run.ok and keep is None:
-                        keep = handle
-                    else:
-                        engine.drop(handle)
-                if not result.ok_runs:
-                    largest = spec == self.size_specs[-1]
-                    result.diagnostic, handle = self.diagnose(engine, spec, lake, largest)
-                    if engine is self.pg and result.diagnostic.ok:
-                        keep = handle
-                    else:
-                        engine.drop(handle)
+                # PostgreSQL keeps a database with the staged rows, for the bare COPY
+                runs, diagnostic, keep = self.load(
+                    engine,
+                    spec,
+                    lake,
+                    self.reps,
+                    keep=engine is self.pg,
+                    profile=spec == self.size_specs[-1],
+                )
+                result = SizeResult(engine.name, spec, runs, diagnostic=diagnostic)
                 if engine is self.duck:
-                    for _ in range(self.reps):
-                        seconds, rows, peak = bare_read_json(event_files, self.work)
-                        result.ref_rates.append(rows / seconds)
-                        result.ref_peak = max(result.ref_peak or 0, peak)
-                    self.log(f"  bare read_json: {median(result.ref_rates):,.0f} rows/s")
+                    self.read_json_reference(result, event_files, self.reps)
                 elif keep is not None:
                     result.ref_rates = bare_copy(
                         self.pg, keep, "staging_events", self.work, self.reps
@@ -270,6 +259,43 @@ class Bench:
                 if keep is not None:
                     engine.drop(keep)
                 self.sizes.append(result)
+
+    def load(
+        self,
+        engine,
+        spec: LakeSpec,
+        lake: Path,
+        reps: int,
+        *,
+        keep: bool,
+        label: str | None = None,
+        profile: bool = False,
+    ) -> tuple[list[RunResult], RunResult | None, str | None]:
+        """`reps` loads of `lake`, each into a fresh warehouse, and a diagnostic rerun when none
+        of them succeeds. With `keep`, the first warehouse that loaded is kept and returned, for
+        the caller to use and drop; every other one is dropped at once."""
+        runs, kept = [], None
+        for rep in range(reps):
+            handle = engine.fresh()
+            run = self.run(label or f"{engine.name} {spec.name} #{rep + 1}", engine, handle, lake)
+            runs.append(run)
+            if keep and run.ok and kept is None:
+                kept = handle
+            else:
+                engine.drop(handle)
+        diagnostic = None
+        if not any(run.ok for run in runs):
+            diagnostic, handle = self.diagnose(engine, spec, lake, profile)
+            if keep and diagnostic.ok:
+                kept = handle
+            else:
+                engine.drop(handle)
+        return runs, diagnostic, kept
+
+    def read_json_reference(self, result: SizeResult, files: list[str], reps: int) -> None:
+        """The bare read_json reference of a load: its rates and peak go into `result`."""
+        result.ref_rates, result.ref_peak = read_json_rates(files, self.work, reps)
+        self.log(f"  bare read_json: {median(result.ref_rates):,.0f} rows/s")
 
     def diagnose(
         self, engine, spec: LakeSpec, lake: Path, profile: bool = False
@@ -300,30 +326,11 @@ class Bench:
         spec = self.scale_spec
         lake = ensure_lake(spec, self.log)
         self.log(f"scale: {spec.name} ({spec.events:,} events, {spec.songs:,} songs) on DuckDB")
-        result = SizeResult("duckdb", spec, [])
-        year = None
         reps = 1 if not self.quick and spec.events >= 5_000_000 else self.reps
-        for rep in range(reps):
-            handle = self.duck.fresh()
-            run = self.run(f"duckdb {spec.name} #{rep + 1}", self.duck, handle, lake)
-            result.runs.append(run)
-            if run.ok and year is None:
-                year = handle
-            else:
-                self.duck.drop(handle)
-        if year is None:
-            result.diagnostic, handle = self.diagnose(self.duck, spec, lake)
-            if result.diagnostic.ok:
-                year = handle
-            else:
-                self.duck.drop(handle)
-        event_files = files_under(lake / "log_data")
+        runs, diagnostic, year = self.load(self.duck, spec, lake, reps, keep=True)
+        result = SizeResult("duckdb", spec, runs, diagnostic=diagnostic)
         ref_reps = 1 if spec.events >= 5_000_000 else self.reps
-        for _ in range(ref_reps):
-            seconds, rows, peak = bare_read_json(event_files, self.work)
-            result.ref_rates.append(rows / seconds)
-            result.ref_peak = max(result.ref_peak or 0, peak)
-        self.log(f"  bare read_json: {median(result.ref_rates):,.0f} rows/s")
+        self.read_json_reference(result, files_under(lake / "log_data"), ref_reps)
         self.scale = result
         return year
 
@@ -347,17 +354,11 @@ class Bench:
         self.incremental[engine.name] = entry
         self.log(f"incremental on {engine.name}: year = {year_spec.name}")
         if year_base is None:
-            handle = engine.fresh()
-            run = self.run(f"{engine.name} year setup", engine, handle, year_lake)
-            entry["setup"].append(run)
-            if not run.ok:
-                engine.drop(handle)
-                run, handle = self.diagnose(engine, year_spec, year_lake)
-                entry["setup"].append(run)
-                if not run.ok:
-                    engine.drop(handle)
-                    handle = None
-            year_base = handle
+            label = f"{engine.name} year setup"
+            runs, diagnostic, year_base = self.load(
+                engine, year_spec, year_lake, 1, keep=True, label=label
+            )
+            entry["setup"] += runs + ([diagnostic] if diagnostic else [])
         if year_base is None:
             entry["error"] = "the year could not be loaded, so there is nothing to add a day to"
             return
@@ -397,11 +398,7 @@ class Bench:
     def bench_tiny(self) -> None:
         lake = ensure_lake(self.tiny_spec, self.log)
         files = files_under(lake / "song_data")
-        rates, peaks = [], []
-        for _ in range(self.reps):
-            seconds, rows, peak = bare_read_json(files, self.work)
-            rates.append(rows / seconds)
-            peaks.append(peak)
+        rates, _peak = read_json_rates(files, self.work, self.reps)
         self.tiny = {"files": len(files), "ref_rates": rates}
         self.log(
             f"many tiny files: bare read_json of {len(files):,} song files: "
