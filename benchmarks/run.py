@@ -75,6 +75,44 @@ from benchmarks.targets import Target
 from benchmarks.warehouses import DuckDBEngine, PostgresEngine
 
 
+def load_row(
+    size: SizeResult, label: str, count: str, runs: list, status: str, staged: bool = True
+) -> list[str]:
+    """A row of the loads table: medians over `runs`; without `staged`, no staging rate."""
+    ref = median(size.ref_rates)
+    rate = median(r.rate("staging_events") for r in runs) if staged else None
+    return [
+        size.engine,
+        label,
+        count,
+        fmt_s(median(r.wall for r in runs)),
+        fmt_s(median(r.cpu for r in runs)),
+        fmt_s(median(r.startup for r in runs)),
+        fmt_s(median(r.steps.get("staging_events") for r in runs)),
+        fmt_rate(rate),
+        fmt_rate(ref),
+        fmt_ratio(rate / ref if rate and ref else None),
+        fmt_rate(median(r.rate("staging_songs") for r in runs)),
+        fmt_peak(runs),
+        status,
+    ]
+
+
+def step_table(columns: dict[str, list], sum_row: bool = False) -> str:
+    """Median seconds per step, a column for each group of runs, the steps in the order they first
+    ran; with `sum_row`, a last row with each column's sum."""
+    steps = list(dict.fromkeys(s for runs in columns.values() for r in runs for s in r.step_order))
+    cells = {
+        name: {s: median(r.steps.get(s) for r in runs) for s in steps}
+        for name, runs in columns.items()
+    }
+    rows = [[s] + [fmt_s(cells[c][s]) for c in columns] for s in steps]
+    if sum_row:
+        sums = [sum(v for v in cells[c].values() if v is not None) for c in columns]
+        rows.append(["**sum of steps**"] + [fmt_s(v) for v in sums])
+    return table(["step", *columns], rows)
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -832,68 +870,20 @@ class Bench:
         rows = []
         all_sizes = list(self.sizes) + ([self.scale] if self.scale else [])
         for size in all_sizes:
-            runs = size.ok_runs
-            ref = median(size.ref_rates)
             label = f"{size.spec.events:,} events / {size.spec.songs:,} songs"
-            if runs:
-                rate = size.figure(lambda r: r.rate("staging_events"))
-                song_rate = size.figure(lambda r: r.rate("staging_songs"))
-                rows.append(
-                    [
-                        size.engine,
-                        label,
-                        f"{len(runs)}/{len(size.runs)}",
-                        fmt_s(size.figure(lambda r: r.wall)),
-                        fmt_s(size.figure(lambda r: r.cpu)),
-                        fmt_s(size.figure(lambda r: r.startup)),
-                        fmt_s(size.figure(lambda r: r.steps.get("staging_events"))),
-                        fmt_rate(rate),
-                        fmt_rate(ref),
-                        fmt_ratio(rate / ref if rate and ref else None),
-                        fmt_rate(song_rate),
-                        fmt_peak(runs),
-                        "ok",
-                    ]
-                )
+            if size.ok_runs:
+                count = f"{len(size.ok_runs)}/{len(size.runs)}"
+                rows.append(load_row(size, label, count, size.ok_runs, "ok"))
             else:
                 first = size.runs[0]
-                rows.append(
-                    [
-                        size.engine,
-                        label,
-                        f"0/{len(size.runs)}",
-                        fmt_s(first.wall),
-                        fmt_s(first.cpu),
-                        fmt_s(first.startup),
-                        fmt_s(first.steps.get("staging_events")),
-                        "–",
-                        fmt_rate(ref),
-                        "–",
-                        fmt_rate(first.rate("staging_songs")),
-                        fmt_peak([first]),
-                        f"FAILED: {first.error}",
-                    ]
-                )
+                count = f"0/{len(size.runs)}"
+                status = f"FAILED: {first.error}"
+                rows.append(load_row(size, label, count, [first], status, staged=False))
             diag = size.diagnostic
             if diag is not None:
-                rate = diag.rate("staging_events")
-                rows.append(
-                    [
-                        size.engine,
-                        label + " *(diagnostic)*",
-                        "1" if diag.ok else "0/1",
-                        fmt_s(diag.wall),
-                        fmt_s(diag.cpu),
-                        fmt_s(diag.startup),
-                        fmt_s(diag.steps.get("staging_events")),
-                        fmt_rate(rate),
-                        fmt_rate(ref),
-                        fmt_ratio(rate / ref if rate and ref else None),
-                        fmt_rate(diag.rate("staging_songs")),
-                        fmt_peak([diag]),
-                        "ok" if diag.ok else f"FAILED: {diag.error}",
-                    ]
-                )
+                label += " *(diagnostic)*"
+                status = "ok" if diag.ok else f"FAILED: {diag.error}"
+                rows.append(load_row(size, label, "1" if diag.ok else "0/1", [diag], status))
         out.append(
             table(
                 [
@@ -916,7 +906,7 @@ class Bench:
             + "\n"
         )
         out.append("### Time per asset (median seconds, STEP_START to STEP_SUCCESS)\n")
-        columns, cells = [], {}
+        columns = {}
         for size in all_sizes:
             runs = size.ok_runs or (
                 [size.diagnostic] if size.diagnostic and size.diagnostic.ok else size.runs[:1]
@@ -924,18 +914,8 @@ class Bench:
             name = f"{size.engine} {size.spec.events:,}" + (
                 " (diag.)" if runs and runs[0].diagnostic else ""
             )
-            columns.append(name)
-            for run in runs:
-                for step in run.step_order:
-                    cells.setdefault(step, {})
-            for step in cells:
-                cells[step][name] = median(r.steps.get(step) for r in runs)
-        rows = [[step] + [fmt_s(cells[step].get(c)) for c in columns] for step in cells]
-        rows.append(
-            ["**sum of steps**"]
-            + [fmt_s(sum(v for s in cells if (v := cells[s].get(c)) is not None)) for c in columns]
-        )
-        out.append(table(["step"] + columns, rows) + "\n")
+            columns[name] = runs
+        out.append(step_table(columns, sum_row=True) + "\n")
         return "\n".join(out)
 
     def report_incremental(self) -> str:
@@ -946,7 +926,7 @@ class Bench:
             "The day after the year (same catalogue, users and seed), loaded by the CLI into "
             "(a) a warehouse holding only the song catalogue and (b) one holding the year.\n"
         )
-        rows, per_step = [], {}
+        rows, columns = [], {}
         for engine_name, entry in self.incremental.items():
             spec = entry["spec"]
             for scenario, title in (("empty", "(a) catalogue only"), ("year", "(b) year")):
@@ -967,10 +947,7 @@ class Bench:
                         "ok",
                     ]
                 )
-                name = f"{engine_name} {scenario}"
-                per_step[name] = {
-                    s: median(r.steps.get(s) for r in runs) for s in runs[0].step_order
-                }
+                columns[f"{engine_name} {scenario}"] = runs
             empty = median(r.wall for r in entry.get("empty", []) if r.ok)
             year = median(r.wall for r in entry.get("year", []) if r.ok)
             if empty and year:
@@ -1012,16 +989,9 @@ class Bench:
             )
             + "\n"
         )
-        if per_step:
-            steps = list(dict.fromkeys(s for d in per_step.values() for s in d))
+        if columns:
             out.append("### Time per asset (median seconds)\n")
-            out.append(
-                table(
-                    ["step"] + list(per_step),
-                    [[s] + [fmt_s(per_step[c].get(s)) for c in per_step] for s in steps],
-                )
-                + "\n"
-            )
+            out.append(step_table(columns) + "\n")
         return "\n".join(out)
 
     def report_overhead(self) -> str:
@@ -1069,22 +1039,8 @@ class Bench:
             )
             + "\n"
         )
-        steps = list(dict.fromkeys(s for r in graph for s in r.step_order))
         out.append("### Time per step (median seconds)\n")
-        out.append(
-            table(
-                ["step", "sparkify", "trivial"],
-                [
-                    [
-                        s,
-                        fmt_s(median(r.steps.get(s) for r in graph)),
-                        fmt_s(median(r.steps.get(s) for r in trivial)),
-                    ]
-                    for s in steps
-                ],
-            )
-            + "\n"
-        )
+        out.append(step_table({"sparkify": graph, "trivial": trivial}) + "\n")
         return "\n".join(out)
 
     def report_profiles(self) -> str:
