@@ -14,10 +14,14 @@ def median(values: Iterable[float | None]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def ok_median(runs: Iterable, pick: Callable) -> float | None:
+    """The median of `pick` over the runs that succeeded (None when none did)."""
+    return median(pick(r) for r in runs if r.ok)
+
+
 def ratio_text(runs: list, reference: list, pick: Callable) -> str:
     """'a s vs b s = r x' for the medians of `pick` over the successful runs of each side."""
-    a = median(pick(r) for r in runs if r.ok)
-    b = median(pick(r) for r in reference if r.ok)
+    a, b = ok_median(runs, pick), ok_median(reference, pick)
     if not a or not b:
         return "–"
     return f"{fmt_s(a)} s vs {fmt_s(b)} s = {a / b:.2f}x"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from benchmarks.figures import median
+from benchmarks.figures import ok_median
 from benchmarks.lakes import LakeSpec
 
 
@@ -48,4 +48,4 @@ class SizeResult:
         return [r for r in self.runs if r.ok]
 
     def figure(self, pick: Callable[[RunResult], float | None]) -> float | None:
-        return median(pick(r) for r in self.ok_runs)
+        return ok_median(self.runs, pick)

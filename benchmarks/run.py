@@ -61,6 +61,7 @@ from benchmarks.figures import (
     fmt_ratio,
     fmt_s,
     median,
+    ok_median,
     peak_text,
     ratio_text,
     table,
@@ -571,17 +572,17 @@ class Bench:
         # 3. overhead
         target = Target(3, "whole graph on the sample vs trivial graph of the same shape", "<= 2x")
         t[3] = target
-        graph = median(r.wall for r in self.overhead["graph"] if r.ok)
-        trivial = median(r.wall for r in self.overhead["trivial"] if r.ok)
+        graph = ok_median(self.overhead["graph"], lambda r: r.wall)
+        trivial = ok_median(self.overhead["trivial"], lambda r: r.wall)
         if graph and trivial:
             target.measured = f"{graph:.2f} s wall (median of {len(self.overhead['graph'])})"
             target.reference = f"{trivial:.2f} s wall (median of {len(self.overhead['trivial'])})"
             target.ratio = graph / trivial
             target.verdict = "PASS" if target.ratio <= 2 else "MISS"
-            run_g = median(r.run_seconds for r in self.overhead["graph"] if r.ok)
-            run_t = median(r.run_seconds for r in self.overhead["trivial"] if r.ok)
-            start_g = median(r.startup for r in self.overhead["graph"] if r.ok)
-            start_t = median(r.startup for r in self.overhead["trivial"] if r.ok)
+            run_g = ok_median(self.overhead["graph"], lambda r: r.run_seconds)
+            run_t = ok_median(self.overhead["trivial"], lambda r: r.run_seconds)
+            start_g = ok_median(self.overhead["graph"], lambda r: r.startup)
+            start_t = ok_median(self.overhead["trivial"], lambda r: r.startup)
             target.note = (
                 f"start-up (process start to first event) {fmt_s(start_g)} s vs "
                 f"{fmt_s(start_t)} s; "
@@ -640,8 +641,8 @@ class Bench:
         t[5] = target
         entry = self.incremental.get("duckdb")
         if entry and entry["empty"] and entry["year"]:
-            empty = median(r.wall for r in entry["empty"] if r.ok)
-            year = median(r.wall for r in entry["year"] if r.ok)
+            empty = ok_median(entry["empty"], lambda r: r.wall)
+            year = ok_median(entry["year"], lambda r: r.wall)
             if empty and year:
                 target.measured = (
                     f"{year:.2f} s wall into the year ({entry['spec'].events:,} events)"
@@ -649,8 +650,8 @@ class Bench:
                 target.reference = f"{empty:.2f} s wall into an empty warehouse"
                 target.ratio = year / empty
                 target.verdict = "PASS" if target.ratio <= 1.5 else "MISS"
-                steps_e = median(sum(r.steps.values()) for r in entry["empty"] if r.ok)
-                steps_y = median(sum(r.steps.values()) for r in entry["year"] if r.ok)
+                steps_e = ok_median(entry["empty"], lambda r: sum(r.steps.values()))
+                steps_y = ok_median(entry["year"], lambda r: sum(r.steps.values()))
                 if steps_e and steps_y:
                     target.note = (
                         f"Time inside the steps only (no CLI start-up): {steps_y:.2f} s vs "
@@ -948,8 +949,8 @@ class Bench:
                     ]
                 )
                 columns[f"{engine_name} {scenario}"] = runs
-            empty = median(r.wall for r in entry.get("empty", []) if r.ok)
-            year = median(r.wall for r in entry.get("year", []) if r.ok)
+            empty = ok_median(entry.get("empty", []), lambda r: r.wall)
+            year = ok_median(entry.get("year", []), lambda r: r.wall)
             if empty and year:
                 rows.append(
                     [
