@@ -1,5 +1,5 @@
-"""What the runs measured: one CLI materialization (RunResult), and the loads of one lake on one
-engine with their reference (SizeResult)."""
+"""What the runs measured: one CLI materialization (RunResult), the loads of one lake on one
+engine with their reference (SizeResult), and everything one benchmark run measured (Results)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from benchmarks.figures import ok_median
 from benchmarks.lakes import LakeSpec
+from benchmarks.pyspy import Profile
 
 
 @dataclass
@@ -49,3 +50,24 @@ class SizeResult:
 
     def figure(self, pick: Callable[[RunResult], float | None]) -> float | None:
         return ok_median(self.runs, pick)
+
+
+@dataclass
+class Results:
+    """Everything one benchmark run measured, for the verdicts and the report."""
+
+    sizes: list[SizeResult] = field(default_factory=list)  # targets 1, 2 and 6
+    scale: SizeResult | None = None  # target 4
+    # target 5, by engine name: spec, setup/empty/year runs, and error, or bases and lakes
+    incremental: dict[str, dict] = field(default_factory=dict)
+    overhead: dict[str, list[RunResult]] = field(
+        default_factory=lambda: {"graph": [], "trivial": []}
+    )  # target 3
+    tiny: dict = field(default_factory=dict)  # target 6's reference: files, ref_rates
+    profiles: list[Profile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the report's notes
+
+    @property
+    def all_sizes(self) -> list[SizeResult]:
+        """The loads by size, then the scale load."""
+        return self.sizes + ([self.scale] if self.scale else [])
