@@ -24,6 +24,9 @@ The report goes to `docs/benchmarks.md` (the full run) or `benchmarks/out/benchm
 (`--quick`), and to stdout. Where a target is missed and py-spy is installed, the script records a
 py-spy profile of a representative run and says where the time goes. py-spy is a tool for this
 script only, never a dependency of the project.
+
+This file parses the arguments and runs the steps in order; the modules beside it do the work
+(benchmarks/README.md, "The code", says which holds what).
 """
 
 from __future__ import annotations
