@@ -1,0 +1,141 @@
+"""One `dagster asset materialize` of the project in a measured child process, with its own
+DAGSTER_HOME, optionally with a patched staging chunk or under py-spy; the run's event log gives
+the time per step, the rows loaded, the error and the step at peak memory."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+from benchmarks.child import clean_env, spawn
+from benchmarks.config import BIN, MODULE, OUT, ROOT
+from benchmarks.pyspy import record_command
+from benchmarks.results import RunResult
+
+# The child that materializes with a patched staging chunk: the real CLI otherwise.
+PATCHED_CLI = """
+import os, sys
+import sparkify_assets.resources.warehouse as warehouse
+chunk_bytes = int(os.environ["SPARKIFY_BENCH_CHUNK_BYTES"])
+warehouse.Session.chunk_bytes = warehouse.PostgresSession.chunk_bytes = chunk_bytes
+from dagster._cli import main
+sys.argv = ["dagster", *sys.argv[1:]]
+sys.exit(main())
+"""
+
+
+def _deepest_message(error) -> str:
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    if error is None:
+        return "unknown error"
+    message = (error.message or "").strip().splitlines()
+    return message[0][:300] if message else error.cls_name or "unknown error"
+
+
+def read_run(home: Path, result: RunResult, start_epoch: float, peak_epoch: float) -> None:
+    """Fill in step times, rows loaded, the error and the step at peak memory from the run's
+    event log."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            return
+        records = instance.all_logs(runs[0].run_id)
+    if not records:
+        return
+    result.startup = records[0].timestamp - start_epoch
+    starts: dict[str, float] = {}
+    run_start = run_end = None
+    failures = []
+    for record in records:
+        event = record.dagster_event
+        if event is None:
+            continue
+        kind = event.event_type
+        if kind == DagsterEventType.RUN_START:
+            run_start = record.timestamp
+        elif kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
+            run_end = record.timestamp
+        elif kind == DagsterEventType.STEP_START:
+            starts[event.step_key] = record.timestamp
+            result.step_order.append(event.step_key)
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            if event.step_key in starts:
+                result.steps[event.step_key] = record.timestamp - starts[event.step_key]
+                if starts[event.step_key] <= peak_epoch <= record.timestamp:
+                    result.peak_step = event.step_key
+            if kind == DagsterEventType.STEP_FAILURE:
+                failures.append(
+                    f"{event.step_key}: {_deepest_message(event.step_failure_data.error)}"
+                )
+        elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            name = materialization.asset_key.to_user_string()
+            if name.startswith("staging_"):
+                meta = {k: v.value for k, v in materialization.metadata.items()}
+                if "rows_added" in meta:
+                    result.loaded[name] = int(meta["rows_added"]) + int(meta.get("rows_changed", 0))
+    if run_start is not None and run_end is not None:
+        result.run_seconds = run_end - run_start
+    if failures and not result.error:
+        result.error = "; ".join(failures)
+
+
+def materialize(
+    label: str,
+    engine_env: dict[str, str],
+    lake: Path,
+    work: Path,
+    *,
+    module: str = MODULE,
+    extra_env: dict[str, str] | None = None,
+    chunk_bytes: int | None = None,
+    profile_to: Path | None = None,
+    select: str = "*",
+) -> RunResult:
+    """One `dagster asset materialize --select '*'` in a child process, measured."""
+    home = work / f"home-{uuid.uuid4().hex[:8]}"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = clean_env(
+        {
+            **engine_env,
+            **(extra_env or {}),
+            "SPARKIFY_LAKE": str(lake),
+            "DAGSTER_HOME": str(home),
+        }
+    )
+    args = ["asset", "materialize", "-m", module, "--select", select]
+    if chunk_bytes is not None:
+        env["SPARKIFY_BENCH_CHUNK_BYTES"] = str(chunk_bytes)
+        cmd = [sys.executable, "-c", PATCHED_CLI, *args]
+    else:
+        cmd = [str(BIN / "dagster"), *args]
+    if profile_to is not None:
+        cmd = record_command(profile_to, cmd)
+    log_path = work / f"{label.replace(' ', '_').replace('/', '_')}-{home.name}.log"
+    child = spawn(cmd, env, log_path)
+    code = child.code
+    result = RunResult(
+        label, code == 0, child.wall, child.cpu, child.peak, diagnostic=chunk_bytes is not None
+    )
+    try:
+        read_run(home, result, child.start_epoch, child.peak_epoch)
+    except Exception as exc:  # the figures above still stand
+        result.error = result.error or f"could not read the run's event log: {exc}"
+    if code != 0 and not result.error:
+        tail = [line for line in child.text.strip().splitlines() if line.strip()][-3:]
+        result.error = " | ".join(tail)[-400:] or f"exit code {code}"
+    if code == 0:
+        log_path.unlink(missing_ok=True)
+    else:  # kept for reading: the work folder goes at the end of the benchmark
+        kept = OUT / "logs" / log_path.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(log_path, kept)
+        result.error = (result.error or "") + f" (log: {kept.relative_to(ROOT)})"
+    shutil.rmtree(home, ignore_errors=True)
+    return result

@@ -1,0 +1,49 @@
+"""What the benchmark reads of the project's asset graph: its asset keys (to select all but one)
+and its shape, written for the trivial graph of the overhead benchmark to copy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def all_assets_but(excluded: str) -> str:
+    """A --select of every asset of the project but `excluded`."""
+    from sparkify_assets.definitions import defs
+
+    keys = [spec.key.to_user_string() for assets_def in defs.assets for spec in assets_def.specs]
+    return ",".join(k for k in keys if k != excluded)
+
+
+def write_shape(path: Path) -> Path:
+    """The shape of the project's graph, for the trivial graph to copy, written to `path`."""
+    from sparkify_assets.definitions import defs
+
+    shape = {"assets": [], "checks": []}
+    for assets_def in defs.assets:
+        for spec in assets_def.specs:
+            shape["assets"].append(
+                {
+                    "name": spec.key.to_user_string(),
+                    "deps": [d.asset_key.to_user_string() for d in spec.deps],
+                    "group": spec.group_name,
+                    "kinds": sorted(spec.kinds),
+                }
+            )
+    for checks_def in defs.asset_checks:
+        shape["checks"].append(
+            {
+                "name": checks_def.node_def.name,
+                "can_subset": bool(getattr(checks_def, "can_subset", True)),
+                "specs": [
+                    {
+                        "name": s.name,
+                        "asset": s.asset_key.to_user_string(),
+                        "blocking": s.blocking,
+                    }
+                    for s in checks_def.check_specs
+                ],
+            }
+        )
+    path.write_text(json.dumps(shape, indent=1))
+    return path
