@@ -17,12 +17,13 @@ from benchmarks.results import RunResult
 # The child that materializes with a patched staging chunk: the real CLI otherwise.
 PATCHED_CLI = """
 import os, sys
-import sparkify_assets.resources.warehouse as warehouse
+from sparkify_assets.resources.engines import base, postgres, redshift
 chunk_bytes = int(os.environ["SPARKIFY_BENCH_CHUNK_BYTES"])
-warehouse.Session.chunk_bytes = warehouse.PostgresSession.chunk_bytes = chunk_bytes
-from dagster._cli import main
+for session in (base.Session, postgres.PostgresSession, redshift.RedshiftSession):
+    session.chunk_bytes = chunk_bytes
+import runpy
 sys.argv = ["dagster", *sys.argv[1:]]
-sys.exit(main())
+runpy.run_module("dagster", run_name="__main__", alter_sys=True)
 """
 
 

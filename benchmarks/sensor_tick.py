@@ -32,11 +32,11 @@ from pathlib import Path
 import boto3
 from dagster_aws.s3.sensor import get_objects
 
-from sparkify_assets import sensors
+from sparkify_assets import lake_scan
+from sparkify_assets.lake_scan import Cursor, loaded_versions, scan
 from sparkify_assets.resources.engines.base import Warehouse
 from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.lake import Lake
-from sparkify_assets.sensors import Cursor, loaded_versions, scan
 from tests.s3_server import FAKE_CREDENTIALS, moto_server
 
 BUCKET = "bench-lake"
@@ -89,8 +89,8 @@ def steady_cursor(lake: Lake, warehouse: Warehouse, clock: list[int]) -> Cursor:
     """Tick until the tail is at the end and a sweep lap is complete: the everyday state."""
     cursor = Cursor()
     for _ in range(10):
-        clock[0] += sensors.SONGS.interval_seconds
-        found = scan(lake, warehouse, sensors.SONGS, cursor, now=clock[0])
+        clock[0] += lake_scan.SONGS.interval_seconds
+        found = scan(lake, warehouse, lake_scan.SONGS, cursor, now=clock[0])
         assert not found.requested, "the warehouse should hold everything already"
         cursor = found.cursor
         if cursor.sweep is None and cursor.tail is not None:
@@ -121,12 +121,12 @@ def main() -> None:
         cursor = steady_cursor(lake, warehouse, clock)
 
         def tick():
-            clock[0] += sensors.SONGS.interval_seconds
-            return scan(lake, warehouse, sensors.SONGS, cursor, now=clock[0])
+            clock[0] += lake_scan.SONGS.interval_seconds
+            return scan(lake, warehouse, lake_scan.SONGS, cursor, now=clock[0])
 
         print(
-            f"\nsensor tick, song sensor budget (tail {sensors.SONGS.tail_pages} pages, sweep "
-            f"{sensors.SONGS.sweep_pages} pages of 1,000 keys); steady state, nothing new:"
+            f"\nsensor tick, song sensor budget (tail {lake_scan.SONGS.tail_pages} pages, sweep "
+            f"{lake_scan.SONGS.sweep_pages} pages of 1,000 keys); steady state, nothing new:"
         )
         found, calls, seconds = meter.measure(tick)
         cursor = found.cursor
@@ -134,7 +134,7 @@ def main() -> None:
             f"  {calls} LIST requests, {found.listed:,} keys compared, {seconds:.2f} s; "
             f"cursor {len(cursor.dump())} bytes"
         )
-        events_budget = replace(sensors.SONGS, sweep_pages=sensors.EVENTS.sweep_pages)
+        events_budget = replace(lake_scan.SONGS, sweep_pages=lake_scan.EVENTS.sweep_pages)
         found, calls, seconds = meter.measure(
             lambda: scan(lake, warehouse, events_budget, cursor, now=clock[0])
         )
@@ -186,7 +186,7 @@ def main() -> None:
         )
 
         sample = [o.key for o in lake.list_objects("song_data/")][
-            : 1000 * sensors.SONGS.sweep_pages
+            : 1000 * lake_scan.SONGS.sweep_pages
         ]
         _, _, seconds = meter.measure(lambda: loaded_versions(warehouse, "staging_songs", sample))
         print(

@@ -27,12 +27,13 @@ from dagster import (
 )
 from dagster_aws.s3.sensor import get_objects
 
-from sparkify_assets import sensors
+from sparkify_assets import lake_scan
 from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.generate import generate_lake
+from sparkify_assets.lake_scan import Cursor, Watch, scan
 from sparkify_assets.resources.lake import Lake, LakeObject
-from sparkify_assets.sensors import Cursor, Watch, lake_sensors, run_key, scan
+from sparkify_assets.sensors import lake_sensors, run_key
 from tests.conftest import read_table, run_graph
 
 pytest_plugins = ("tests.s3_server",)
@@ -347,13 +348,13 @@ def test_a_tick_lists_a_bounded_number_of_pages_and_a_lap_finds_everything(
 def test_a_backlog_asks_for_one_run_and_the_cursor_stays_bounded(
     lake_dir, duckdb_warehouse, monkeypatch
 ):
-    monkeypatch.setattr(sensors, "MAX_PENDING", 10)
+    monkeypatch.setattr(lake_scan, "MAX_PENDING", 10)
     lake = Lake(url=str(lake_dir))
     song_keys = [o.key for o in lake.list_objects("song_data/")]
-    first = scan(lake, duckdb_warehouse, sensors.SONGS, Cursor(), now=0)
+    first = scan(lake, duckdb_warehouse, lake_scan.SONGS, Cursor(), now=0)
     assert sorted(first.requested) == song_keys[:10]
     assert first.cursor.tail == song_keys[9]
-    waiting = scan(lake, duckdb_warehouse, sensors.SONGS, first.cursor, now=60)
+    waiting = scan(lake, duckdb_warehouse, lake_scan.SONGS, first.cursor, now=60)
     assert waiting.requested == {} and waiting.pages == 0
 
     result = materialize(
@@ -362,15 +363,15 @@ def test_a_backlog_asks_for_one_run_and_the_cursor_stays_bounded(
         resources={"warehouse": duckdb_warehouse, "lake": lake},
     )
     assert result.success  # the run loads the whole backlog, not only what was requested
-    cleared = scan(lake, duckdb_warehouse, sensors.SONGS, waiting.cursor, now=120)
+    cleared = scan(lake, duckdb_warehouse, lake_scan.SONGS, waiting.cursor, now=120)
     assert cleared.requested == {} and cleared.cursor.pending == {}
-    caught_up = scan(lake, duckdb_warehouse, sensors.SONGS, cleared.cursor, now=180)
+    caught_up = scan(lake, duckdb_warehouse, lake_scan.SONGS, cleared.cursor, now=180)
     assert caught_up.requested == {} and caught_up.cursor.tail == song_keys[-1]
 
 
 def test_an_unloaded_request_is_retried_and_a_deleted_one_forgotten(lake_dir, duckdb_warehouse):
     lake = Lake(url=str(lake_dir))
-    watch = sensors.EVENTS
+    watch = lake_scan.EVENTS
     day_keys = [o.key for o in lake.list_objects("log_data/")]
     first = scan(lake, duckdb_warehouse, watch, Cursor(), now=0)
     assert sorted(first.requested) == day_keys
@@ -381,7 +382,7 @@ def test_an_unloaded_request_is_retried_and_a_deleted_one_forgotten(lake_dir, du
     assert sorted(later.cursor.pending) == day_keys[1:]
 
     # Still not loaded long after (the run failed): asked for again, under a new run key.
-    retry = scan(lake, duckdb_warehouse, watch, later.cursor, now=sensors.RETRY_AFTER_SECONDS)
+    retry = scan(lake, duckdb_warehouse, watch, later.cursor, now=lake_scan.RETRY_AFTER_SECONDS)
     assert sorted(retry.requested) == day_keys[1:]
     assert {p.attempt for p in retry.requested.values()} == {1}
     first_again = {k: first.requested[k] for k in day_keys[1:]}
