@@ -163,11 +163,11 @@ def _arrays(toks, words):
         if words[i] == "ARRAY" and toks[i + 1].text in ("[", "("):
             yield "array constructors (ARRAY[...])", FEATURES
         if words[i] in ("ANY", "SOME", "ALL") and toks[i + 1].text == "(":
+            if i > 0 and words[i - 1] in ("LIKE", "ILIKE"):
+                yield f"{words[i - 1]} {words[i]}(...)", FUNCTIONS
             inner = words[i + 2] if i + 2 < len(words) else ""
             if inner not in ("SELECT", "WITH", "("):
                 yield f"{words[i]}(array) (array functions and operators)", FUNCTIONS
-            if i > 0 and words[i - 1] in ("LIKE", "ILIKE"):
-                yield f"{words[i - 1]} {words[i]}(...)", FUNCTIONS
 
 
 def _clauses(toks, words):
