@@ -144,6 +144,18 @@ def test_backslash_in_a_literal_is_an_escape_as_in_redshift(redshift_standin):
         assert cur.fetchone() == ("a\\b", "it's", 3)
 
 
+def test_a_refused_statement_aborts_the_transaction_as_an_error_does(redshift_standin):
+    con = redshift_standin.connect(**redshift_standin.connect_kwargs())
+    with con.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE o (a INTEGER)")
+        with pytest.raises(UnsupportedByRedshift, match="RETURNING"):
+            cur.execute("INSERT INTO o VALUES (1) RETURNING a")
+        with pytest.raises(psycopg2.errors.InFailedSqlTransaction):
+            cur.execute("SELECT 1")
+    con.rollback()
+    con.close()
+
+
 def test_truncate_commits_the_transaction(redshift_standin):
     kwargs = redshift_standin.connect_kwargs()
     con = redshift_standin.connect(**kwargs)

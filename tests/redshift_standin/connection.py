@@ -202,8 +202,12 @@ class StandinCursor:
         text = self._cur.mogrify(sql, params).decode(codec)
         self.connection.standin.sent.append(text)
         statements = split_statements(text)
-        for statement in statements:  # judged before any of them runs
-            guard.check(statement, self.connection.standin.serverless)
+        try:
+            for statement in statements:  # judged before any of them runs
+                guard.check(statement, self.connection.standin.serverless)
+        except guard.UnsupportedByRedshift as refused:
+            self._abort(str(refused))
+            raise
         for statement in statements:
             self._run(statement)
 
@@ -223,6 +227,12 @@ class StandinCursor:
                 # TRUNCATE commits the transaction it runs in (and all it did before).
                 # https://docs.aws.amazon.com/redshift/latest/dg/r_TRUNCATE.html
                 con.commit()
+
+    def _abort(self, message: str) -> None:
+        """An error aborts Redshift's open transaction: have the server abort this one too."""
+        if not self.connection.autocommit:
+            with contextlib.suppress(psycopg2.Error):
+                self._cur.execute("SELECT redshift_sys.fail(%s)", (message,))
 
     def executemany(self, sql, seq_of_params) -> None:
         for params in seq_of_params:
