@@ -3,6 +3,7 @@
 COPY is tested in tests/redshift_standin/test_copy_standin.py.
 """
 
+import io
 import threading
 import time
 
@@ -152,6 +153,9 @@ def test_a_refused_statement_aborts_the_transaction_as_an_error_does(redshift_st
             cur.execute("INSERT INTO o VALUES (1) RETURNING a")
         with pytest.raises(psycopg2.errors.InFailedSqlTransaction):
             cur.execute("SELECT 1")
+        con.rollback()
+        with pytest.raises(UnsupportedByRedshift, match="FROM STDIN"):
+            cur.copy_expert("COPY o (a) FROM STDIN WITH (FORMAT csv)", io.StringIO("1\n"))
     con.rollback()
     con.close()
 

@@ -263,6 +263,16 @@ class StandinCursor:
     def __iter__(self):
         return iter(self.fetchall())
 
+    def copy_expert(self, sql, file, size=8192):
+        # psycopg2's client-side COPY is COPY ... FROM STDIN / TO STDOUT underneath.
+        self.execute(sql if "STDIN" in str(sql).upper() else f"{sql} FROM STDIN")
+
+    def copy_from(self, *args, **kwargs):
+        self.execute("COPY t FROM STDIN")  # refused, as any client-side COPY is
+
+    def copy_to(self, *args, **kwargs):
+        self.execute("COPY t TO STDOUT")
+
     def mogrify(self, sql, params=None) -> bytes:
         return self._cur.mogrify(sql, params)
 
