@@ -93,7 +93,8 @@ def _fill(file: str, text: str, slots: tuple[tuple[str, str], ...]) -> str:
         if slot == "columns":
             return ", ".join(f'"{c.name}"' for c in columns(given["table"]))
         if slot == "rule" or slot in sections(file):
-            return _without_comments(sections(file)[given.get(slot, slot)]).rstrip(";")
+            spliced = _without_comments(sections(file)[given.get(slot, slot)]).rstrip(";")
+            return _fill(file, spliced, slots)
         raise KeyError(f"sql/{file}.sql: no value for slot ${{{slot}}}")
 
     return _SLOT.sub(value, text)
