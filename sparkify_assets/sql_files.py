@@ -167,10 +167,14 @@ def _narrow(tree: exp.Expression, tables: tuple[str, ...]) -> exp.Expression:
 
 def _portable(tree: exp.Expression) -> exp.Expression:
     """Drop what only Redshift has (distribution, sort keys) and informational primary keys."""
+    return without_nodes(tree, (*_REDSHIFT_ONLY, exp.PrimaryKey, exp.PrimaryKeyColumnConstraint))
+
+
+def without_nodes(tree: exp.Expression, kinds: tuple[type[exp.Expression], ...]) -> exp.Expression:
+    """A copy of `tree` without its nodes of `kinds` (and the constraints or property lists
+    left empty by their going)."""
     tree = tree.copy()
-    for node in list(
-        tree.find_all(*_REDSHIFT_ONLY, exp.PrimaryKey, exp.PrimaryKeyColumnConstraint)
-    ):
+    for node in list(tree.find_all(*kinds)):
         parent = node.parent
         node.pop()
         if isinstance(parent, exp.ColumnConstraint) and parent.args.get("kind") is None:
