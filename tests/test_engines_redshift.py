@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from sparkify_assets import sql_files
-from sparkify_assets.preflight.checks import run_preflight
+from sparkify_assets.preflight_checks import run_preflight
 from sparkify_assets.resources.engines import redshift as redshift_engine
 from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.engines.redshift import RedshiftWarehouse
