@@ -1,8 +1,6 @@
 """Asset checks: each rule passes on good data and fails on crafted bad data with the right count
 and keys; a failing blocking check stops what is built below it."""
 
-import shutil
-
 import pytest
 from dagster import AssetCheckSeverity, AssetSelection, materialize
 
@@ -15,9 +13,8 @@ from sparkify_assets.checks import (
     rule_parameters,
 )
 from sparkify_assets.definitions import ALL_ASSETS
-from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.lake import Lake
-from tests.conftest import STAR_TABLES, read_table, run_graph
+from tests.support import STAR_TABLES, read_table, run_graph
 
 PARAMETERS = rule_parameters(max_reject_rate=0.01)
 EVENTS_KEY = "(SELECT MIN(object_key) FROM load_manifest WHERE table_name = 'staging_events')"
@@ -152,28 +149,17 @@ def test_every_rule_has_a_bad_case():
     assert set(BREAKS) == set(RULE_BY_ID)
 
 
-@pytest.fixture(scope="module")
-def good_warehouse_file(lake_template, tmp_path_factory):
-    path = tmp_path_factory.mktemp("checks") / "good.duckdb"
-    run_graph(DuckDBWarehouse(path=str(path)), lake_template)
-    return path
-
-
-def test_every_rule_passes_on_a_generated_lake_with_all_quirks(good_warehouse_file, tmp_path):
-    copy = tmp_path / "w.duckdb"
-    shutil.copy(good_warehouse_file, copy)
-    with DuckDBWarehouse(path=str(copy)).session() as session:
+def test_every_rule_passes_on_a_generated_lake_with_all_quirks(built_copy):
+    with built_copy.session() as session:
         for rule in RULES:
             failing, _header, sample = evaluate(session, rule, PARAMETERS)
             assert failing == 0, (rule, sample)
 
 
 @pytest.mark.parametrize("rule_id", sorted(BREAKS))
-def test_rule_fails_on_bad_data_with_count_and_keys(rule_id, good_warehouse_file, tmp_path):
-    copy = tmp_path / "w.duckdb"
-    shutil.copy(good_warehouse_file, copy)
+def test_rule_fails_on_bad_data_with_count_and_keys(rule_id, built_copy):
     statements, expected_query = BREAKS[rule_id]
-    with DuckDBWarehouse(path=str(copy)).session() as session:
+    with built_copy.session() as session:
         expected = sorted(str(row[0]) for row in session.query_text(expected_query)[1])
         assert expected, "the case must pick real rows"
         for statement in statements:
@@ -219,14 +205,10 @@ NARROWED = sorted(rule_id for rule_id, rule in RULE_BY_ID.items() if rule.narrow
 
 
 @pytest.mark.parametrize("rule_id", NARROWED)
-def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(
-    rule_id, good_warehouse_file, tmp_path
-):
-    # The good warehouse was loaded in one batch: what that load touched is every row.
-    copy = tmp_path / "w.duckdb"
-    shutil.copy(good_warehouse_file, copy)
+def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(rule_id, built_copy):
+    # The built warehouse was loaded in one batch: what that load touched is every row.
     statements, _expected = BREAKS[rule_id]
-    with DuckDBWarehouse(path=str(copy)).session() as session:
+    with built_copy.session() as session:
         for statement in statements:
             session.execute(statement)
         rule = RULE_BY_ID[rule_id]

@@ -5,15 +5,11 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-import psycopg2
 import pytest
 from dagster import materialize
 
@@ -22,91 +18,24 @@ from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.resources.engines.base import WAREHOUSE_POOL, WarehouseUnavailable
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake, LakeError
-from tests.conftest import PG, STAR_TABLES, read_table, run_graph
 from tests.reference import compute
-from tests.test_graph import add_day, assert_matches_reference
-
-pytest_plugins = ("tests.s3_server",)
-
-DAGSTER = Path(sys.executable).parent / "dagster"
-PRODUCTION_INSTANCE = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
-MATERIALIZE = [
-    str(DAGSTER),
-    "asset",
-    "materialize",
-    "-m",
-    "sparkify_assets.definitions",
-    "--select",
-    "*",
-]
-
-
-def cli_env(warehouse, lake_dir, home: Path) -> dict:
-    home.mkdir(exist_ok=True)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "SPARKIFY_LAKE": str(lake_dir)}
-    if warehouse.engine == "duckdb":
-        env |= {"SPARKIFY_WAREHOUSE": "duckdb", "SPARKIFY_DUCKDB_PATH": warehouse.path}
-    else:
-        env |= {
-            "SPARKIFY_WAREHOUSE": "postgres",
-            "SPARKIFY_DB_HOST": warehouse.host,
-            "SPARKIFY_DB_PORT": str(warehouse.port),
-            "SPARKIFY_DB_NAME": warehouse.database,
-            "SPARKIFY_DB_USER": warehouse.user,
-            "SPARKIFY_DB_PASSWORD": warehouse.password,
-        }
-    return env
-
-
-def start_cli(env, cwd: Path) -> subprocess.Popen:
-    """The CLI in its own process group, its output in a file (a full pipe would stall it)."""
-    log = (cwd / f"cli-{time.monotonic_ns()}.log").open("wb")
-    process = subprocess.Popen(
-        MATERIALIZE, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    process.log_path = Path(log.name)
-    return process
-
-
-def output_of(process) -> str:
-    return process.log_path.read_text(errors="replace")[-3000:]
-
-
-def kill_hard(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-
-
-def wait_for_blocked(database: str, statement_start: str, process, timeout=60.0) -> None:
-    """Wait until the run's connection waits on our lock inside `statement_start...`."""
-    deadline = time.monotonic() + timeout
-    # Its own autocommit connection: within a transaction, pg_stat_activity stays a snapshot.
-    con = psycopg2.connect(dbname=database, **PG)
-    con.autocommit = True
-    with contextlib.closing(con), con.cursor() as cur:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, output_of(process)
-            cur.execute(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND application_name = 'sparkify_assets' AND ltrim(query) LIKE %s",
-                (f"%{statement_start}%",),
-            )
-            if cur.fetchone()[0]:
-                return
-            time.sleep(0.05)
-        cur.execute(
-            "SELECT application_name, state, wait_event_type, left(query, 120) FROM pg_stat_activity"
-        )
-        seen = cur.fetchall()
-    raise AssertionError(f"the run never reached {statement_start!r}: {seen}")
-
-
-@pytest.fixture
-def blocker(postgres_warehouse):
-    """A second connection to the test database, to hold locks the run will wait on."""
-    con = psycopg2.connect(dbname=postgres_warehouse.database, **PG)
-    yield con
-    con.close()
+from tests.support import (
+    DAGSTER,
+    PG,
+    PRODUCTION_INSTANCE,
+    STAR_TABLES,
+    add_day,
+    assert_matches_reference,
+    cli_env,
+    connect_to,
+    free_port,
+    kill_hard,
+    output_of,
+    read_table,
+    run_graph,
+    start_cli,
+    wait_for_blocked,
+)
 
 
 def test_killed_in_the_middle_of_a_staging_load_postgres(
@@ -124,7 +53,7 @@ def test_killed_in_the_middle_of_a_staging_load_postgres(
         )
     process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
     wait_for_blocked(postgres_warehouse.database, "DELETE FROM load_manifest", process)
-    with contextlib.closing(psycopg2.connect(dbname=postgres_warehouse.database, **PG)) as con:
+    with contextlib.closing(connect_to(postgres_warehouse.database)) as con:
         with con.cursor() as cur:  # the run has written staging rows: INSERT's lock is held
             cur.execute(
                 "SELECT COUNT(*) FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid) "
@@ -260,12 +189,6 @@ def test_postgres_restarted_during_a_run_is_retried(
     assert process.wait(timeout=300) == 0, output_of(process)
     assert "RETRY" in output_of(process) or "retry" in process.log_path.read_text()
     assert_matches_reference(postgres_warehouse, lake_dir)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_unreachable_host_and_wrong_password_say_what_to_fix_and_keep_the_secret(

@@ -3,35 +3,24 @@ with an independent computation over the JSON files (tests/reference.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 
 import pytest
 
-from sparkify_assets.generate import generate_lake
 from sparkify_assets.resources.engines.base import Session
 from sparkify_assets.resources.engines.postgres import PostgresSession
-from tests.conftest import LAKE_SIZE, STAR_TABLES, in_order, metadata_of, read_table, run_graph
 from tests.reference import compute
-
-ALL_TABLES = ("staging_events", "staging_songs", *STAR_TABLES)
-
-
-def assert_matches_reference(warehouse, lake_dir) -> None:
-    expected = compute(lake_dir)
-    for table in ALL_TABLES:
-        assert read_table(warehouse, table) == in_order(getattr(expected, table)), table
-    rejects = {r[:3] for r in read_table(warehouse, "staging_rejects")}
-    assert rejects == expected.rejects
-
-
-def add_day(lake_dir, day_number: int) -> str:
-    """Generate one more day of events, as the app would deliver it; return its key."""
-    start = dt.date(2018, 11, 1) + dt.timedelta(days=day_number - 1)
-    size = {k: v for k, v in LAKE_SIZE.items() if k != "days"}
-    generate_lake(lake_dir, **size, days=1, start=start, what=("events",))
-    return f"log_data/{start:%Y/%m}/{start:%Y-%m-%d}-events.json"
+from tests.support import (
+    ALL_TABLES,
+    LAKE_SIZE,
+    STAR_TABLES,
+    add_day,
+    assert_matches_reference,
+    metadata_of,
+    read_table,
+    run_graph,
+)
 
 
 def test_graph_matches_reference_and_rerun_changes_nothing(warehouse, lake_dir):

@@ -4,19 +4,11 @@ A tick is evaluated as the daemon evaluates it (`build_sensor_context` with the 
 previous tick left); the run it asks for is executed with `materialize` on the project's assets.
 """
 
-import contextlib
-import datetime as dt
 import json
 import subprocess
 import sys
 import time
-from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlparse
 
-import boto3
-import pytest
 from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
@@ -32,11 +24,19 @@ from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.generate import generate_lake
 from sparkify_assets.lake_scan import Cursor, Watch, scan
-from sparkify_assets.resources.lake import Lake, LakeObject
+from sparkify_assets.resources.lake import Lake
 from sparkify_assets.sensors import lake_sensors, run_key
-from tests.conftest import read_table, run_graph
-
-pytest_plugins = ("tests.s3_server",)
+from tests.support import (
+    MANY,
+    add_day,
+    counting_calls,
+    put,
+    read_table,
+    record_loaded,
+    run_graph,
+    song,
+    split_s3_url,
+)
 
 SENSORS = {s.name: s for s in lake_sensors(ALL_ASSETS)}
 EVENTS_SELECTION = {"staging_events", "users", "time", "songplays", "analytics_report"}
@@ -86,39 +86,6 @@ def names(request: RunRequest) -> set[str]:
     return {key.to_user_string() for key in request.asset_selection}
 
 
-def split(url: str) -> tuple[str, str]:
-    parsed = urlparse(url)
-    return parsed.netloc, parsed.path.strip("/") + "/"
-
-
-def put(client, lake_url: str, key: str, body: bytes) -> None:
-    bucket, root = split(lake_url)
-    client.put_object(Bucket=bucket, Key=root + key, Body=body)
-
-
-def song(song_id: str, title: str, year: int = 2001) -> bytes:
-    record = {
-        "num_songs": 1,
-        "artist_id": "ARZZZZZZZZZZZZZZZZ",
-        "artist_latitude": None,
-        "artist_longitude": None,
-        "artist_location": "",
-        "artist_name": "Nobody Plays This",
-        "song_id": song_id,
-        "title": title,
-        "duration": 201.5,
-        "year": year,
-    }
-    return json.dumps(record).encode("utf-8")
-
-
-def add_day(lake_url, day_number: int, endpoint_url: str | None = None) -> str:
-    """Write one more day of events, as the app delivers it; return its key."""
-    day = dt.date(2018, 11, 1) + dt.timedelta(days=day_number - 1)
-    generate_lake(lake_url, **SMALL, days=1, start=day, what=("events",), endpoint_url=endpoint_url)
-    return f"log_data/{day:%Y/%m}/{day:%Y-%m-%d}-events.json"
-
-
 def snapshot(warehouse) -> dict[str, set[tuple]]:
     return {
         t: set(read_table(warehouse, t)) for t in ("staging_events", "staging_songs", "songplays")
@@ -131,32 +98,6 @@ def arrived(before, after, table) -> set[tuple]:
 
 def source_keys(rows, position: int) -> set[str]:
     return {row[position] for row in rows}
-
-
-def record_loaded(warehouse, table: str, objects: list[LakeObject]) -> None:
-    """Write manifest rows as staging would, without loading (for ticks over a big prefix)."""
-    with warehouse.session() as session:
-        for name in ("load_manifest", "staging_events", "staging_songs", "staging_rejects"):
-            session.create_table(name)
-        session.fill_load_objects(objects)
-        batch = {"table_name": table, "load_batch": 1, "loaded_at": "2018-11-30 00:00:00"}
-        session.run("load_manifest", "record_objects", batch, table=batch["table_name"])
-
-
-@contextlib.contextmanager
-def counting_calls(lake: Lake) -> Iterator[Counter]:
-    """Count the S3 API calls the lake's client makes inside the block, by operation name."""
-    calls: Counter = Counter()
-
-    def count(model, **_):
-        calls.update([model.name])
-
-    events = lake.s3_client().meta.events
-    events.register("before-call.s3", count, unique_id="test-counting-calls")
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.s3", unique_id="test-counting-calls")
 
 
 def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
@@ -177,7 +118,7 @@ def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
         assert Cursor.parse(events.cursor).pending == {} == Cursor.parse(songs.cursor).pending
 
         # A new day: one run of staging_events and what is downstream of it.
-        day2 = add_day(s3_lake, 2, s3_endpoint)
+        day2 = add_day(s3_lake, 2, SMALL, s3_endpoint)
         previous = events.cursor
         (request,) = events.tick()
         assert names(request) == EVENTS_SELECTION
@@ -197,8 +138,8 @@ def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
         assert all(before[t] <= after[t] for t in before)
 
         # Another day, a song file rewritten and one whose key sorts before every key seen.
-        day3 = add_day(s3_lake, 3, s3_endpoint)
-        bucket, root = split(s3_lake)
+        day3 = add_day(s3_lake, 3, SMALL, s3_endpoint)
+        bucket, root = split_s3_url(s3_lake)
         song_keys = [o.key for o in lake.list_objects("song_data/")]
         changed_key = song_keys[len(song_keys) // 2]
         record = json.loads(
@@ -231,7 +172,7 @@ def test_a_rewritten_object_hides_nothing(s3_endpoint, s3_lake, s3_client, duckd
     object (dagster issue 22892); the sensor's cursor does not."""
     generate_lake(s3_lake, **SMALL, days=0, endpoint_url=s3_endpoint)
     lake = Lake(url=s3_lake, s3_endpoint_url=s3_endpoint)
-    bucket, root = split(s3_lake)
+    bucket, root = split_s3_url(s3_lake)
     latest = "song_data/Z/Z/Z/TRZZZLATEST00001.json"
     with DagsterInstance.ephemeral() as instance:
         songs = Ticker("song_data_sensor", instance, duckdb_warehouse, lake)
@@ -272,28 +213,6 @@ def test_folder_markers_empty_and_non_json_objects_are_not_data(
         put(s3_client, s3_lake, "song_data/A/A/A/TRAAA0000000001.json", song("SOONE", "One"))
         (request,) = songs.tick()
         assert songs.requested == {"song_data/A/A/A/TRAAA0000000001.json"}
-
-
-MANY = 2_500
-
-
-@pytest.fixture(scope="module")
-def many_keys(s3_endpoint) -> tuple[str, list[str]]:
-    """A lake of MANY song keys in a bucket of its own (filled once): its URL and raw keys."""
-    keys = [f"song_data/{chr(65 + i % 26)}/TR{i:07d}.json" for i in range(MANY)]
-    keys += ["song_data/", "song_data/B/notes.txt"]  # listed, but not data
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_bucket(Bucket="many-keys")
-    bodies = {k: b"" if k.endswith("/") else b'{"song_id": "x"}' for k in keys}
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda k: put(client, "s3://many-keys/raw", k, bodies[k]), keys))
-    return "s3://many-keys/raw", sorted(keys)
 
 
 def test_listing_pages_through_thousands_of_keys(many_keys, s3_endpoint, aws_credentials):
@@ -397,7 +316,7 @@ def test_sensors_work_on_a_folder_lake(lake_dir, duckdb_warehouse):
         events = Ticker("log_data_sensor", instance, duckdb_warehouse, lake)
         songs = Ticker("song_data_sensor", instance, duckdb_warehouse, lake)
         assert events.tick() == [] and songs.tick() == []
-        day = add_day(lake_dir, 4)
+        day = add_day(lake_dir, 4, SMALL)
         (request,) = events.tick()
         assert events.requested == {day} and names(request) == EVENTS_SELECTION
         events.run(request)
