@@ -153,8 +153,9 @@ def s3_lake(s3_client) -> str:
 
 @pytest.fixture(scope="session")
 def many_keys(s3_endpoint) -> tuple[str, list[str]]:
-    """A lake of MANY song keys in a bucket of its own (filled once): its URL and raw keys,
-    sorted, with a folder marker and a non-JSON key among them."""
+    """A lake of MANY song keys in a bucket of its own (filled once, about 30 s): its URL and raw
+    keys, sorted, with a folder marker and a non-JSON key among them. A test that changes it puts
+    it back as it was."""
     keys = [f"song_data/{chr(65 + i % 26)}/TR{i:07d}.json" for i in range(MANY)]
     keys += ["song_data/", "song_data/B/notes.txt"]  # listed, but not data
     client = boto3.client(

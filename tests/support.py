@@ -131,6 +131,9 @@ def upload(client, folder: Path, lake_url: str) -> None:
         put(client, lake_url, path.relative_to(folder).as_posix(), path.read_bytes())
 
 
+EARLY_SONG = "song_data/0/0/0/TR000EARLY000000.json"  # sorts before every generated song key
+
+
 def song(song_id: str, title: str, year: int = 2001) -> bytes:
     """A song object no generated event plays."""
     record = {

@@ -19,17 +19,15 @@ from dagster import (
 )
 from dagster_aws.s3.sensor import get_objects
 
-from sparkify_assets import lake_scan
 from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.generate import generate_lake
-from sparkify_assets.lake_scan import Cursor, Watch, scan
+from sparkify_assets.lake_scan import Cursor
 from sparkify_assets.resources.lake import Lake
-from sparkify_assets.sensors import lake_sensors, run_key
+from sparkify_assets.sensors import lake_sensors
 from tests.support import (
-    MANY,
+    EARLY_SONG,
     add_day,
-    counting_calls,
     put,
     read_table,
     record_loaded,
@@ -42,7 +40,6 @@ SENSORS = {s.name: s for s in lake_sensors(ALL_ASSETS)}
 EVENTS_SELECTION = {"staging_events", "users", "time", "songplays", "analytics_report"}
 SONGS_SELECTION = {"staging_songs", "songs", "artists", "songplays", "analytics_report"}
 SMALL = {"songs": 30, "users": 10, "events_per_day": 150, "seed": 7}
-EARLY_SONG = "song_data/0/0/0/TR000EARLY000000.json"  # sorts before every generated song key
 
 
 class Ticker:
@@ -213,99 +210,6 @@ def test_folder_markers_empty_and_non_json_objects_are_not_data(
         put(s3_client, s3_lake, "song_data/A/A/A/TRAAA0000000001.json", song("SOONE", "One"))
         (request,) = songs.tick()
         assert songs.requested == {"song_data/A/A/A/TRAAA0000000001.json"}
-
-
-def test_listing_pages_through_thousands_of_keys(many_keys, s3_endpoint, aws_credentials):
-    url, raw_keys = many_keys
-    data_keys = [k for k in raw_keys if k.endswith(".json")]
-    lake = Lake(url=url, s3_endpoint_url=s3_endpoint)
-    with counting_calls(lake) as calls:
-        pages = list(lake.list_pages("song_data/"))
-    assert [o.key for p in pages for o in p.objects] == data_keys
-    assert [p.last_key for p in pages] == [raw_keys[999], raw_keys[1999], raw_keys[-1]]
-    assert [p.more for p in pages] == [True, True, False]
-    assert calls["ListObjectsV2"] == 3
-
-    with counting_calls(lake) as calls:
-        tail = list(lake.list_objects("song_data/", start_after=data_keys[-10]))
-    assert [o.key for o in tail] == data_keys[-9:]
-    assert calls["ListObjectsV2"] == 1
-
-
-def test_a_tick_lists_a_bounded_number_of_pages_and_a_lap_finds_everything(
-    many_keys, s3_endpoint, s3_client, aws_credentials, duckdb_warehouse
-):
-    url, raw_keys = many_keys
-    lake = Lake(url=url, s3_endpoint_url=s3_endpoint)
-    record_loaded(duckdb_warehouse, "staging_songs", list(lake.list_objects("song_data/")))
-    watch = Watch("bounded", "song_data/", "staging_songs", 60, sweep_pages=1, tail_pages=1)
-
-    def tick(cursor: Cursor, now: int):
-        with counting_calls(lake) as calls:
-            found = scan(lake, duckdb_warehouse, watch, cursor, now=now)
-        assert calls["ListObjectsV2"] <= 2  # one tail page and one sweep page, whatever the size
-        return found
-
-    cursor = Cursor()
-    for clock in range(4):  # the tail reaches the end; the sweep is under way
-        found = tick(cursor, clock)
-        assert found.requested == {}
-        cursor = found.cursor
-    assert cursor.tail == raw_keys[-1]
-
-    middle = raw_keys[MANY // 2]
-    put(s3_client, url, middle, b'{"song_id": "rewritten"}')
-    put(s3_client, url, EARLY_SONG, song("SOEARLY0000000001", "Early"))
-    requested: set[str] = set()
-    for clock in range(4, 8):  # a lap: three pages, one per tick, then the wrap
-        found = tick(cursor, clock)
-        requested |= set(found.requested)
-        cursor = found.cursor
-    assert requested == {middle, EARLY_SONG}
-
-
-def test_a_backlog_asks_for_one_run_and_the_cursor_stays_bounded(
-    lake_dir, duckdb_warehouse, monkeypatch
-):
-    monkeypatch.setattr(lake_scan, "MAX_PENDING", 10)
-    lake = Lake(url=str(lake_dir))
-    song_keys = [o.key for o in lake.list_objects("song_data/")]
-    first = scan(lake, duckdb_warehouse, lake_scan.SONGS, Cursor(), now=0)
-    assert sorted(first.requested) == song_keys[:10]
-    assert first.cursor.tail == song_keys[9]
-    waiting = scan(lake, duckdb_warehouse, lake_scan.SONGS, first.cursor, now=60)
-    assert waiting.requested == {} and waiting.pages == 0
-
-    result = materialize(
-        ALL_ASSETS,
-        selection=["staging_songs"],
-        resources={"warehouse": duckdb_warehouse, "lake": lake},
-    )
-    assert result.success  # the run loads the whole backlog, not only what was requested
-    cleared = scan(lake, duckdb_warehouse, lake_scan.SONGS, waiting.cursor, now=120)
-    assert cleared.requested == {} and cleared.cursor.pending == {}
-    caught_up = scan(lake, duckdb_warehouse, lake_scan.SONGS, cleared.cursor, now=180)
-    assert caught_up.requested == {} and caught_up.cursor.tail == song_keys[-1]
-
-
-def test_an_unloaded_request_is_retried_and_a_deleted_one_forgotten(lake_dir, duckdb_warehouse):
-    lake = Lake(url=str(lake_dir))
-    watch = lake_scan.EVENTS
-    day_keys = [o.key for o in lake.list_objects("log_data/")]
-    first = scan(lake, duckdb_warehouse, watch, Cursor(), now=0)
-    assert sorted(first.requested) == day_keys
-    assert scan(lake, duckdb_warehouse, watch, first.cursor, now=60).requested == {}
-
-    (lake_dir / day_keys[0]).unlink()
-    later = scan(lake, duckdb_warehouse, watch, first.cursor, now=120)
-    assert sorted(later.cursor.pending) == day_keys[1:]
-
-    # Still not loaded long after (the run failed): asked for again, under a new run key.
-    retry = scan(lake, duckdb_warehouse, watch, later.cursor, now=lake_scan.RETRY_AFTER_SECONDS)
-    assert sorted(retry.requested) == day_keys[1:]
-    assert {p.attempt for p in retry.requested.values()} == {1}
-    first_again = {k: first.requested[k] for k in day_keys[1:]}
-    assert run_key(watch, retry.requested) != run_key(watch, first_again)
 
 
 def test_sensors_work_on_a_folder_lake(lake_dir, duckdb_warehouse):

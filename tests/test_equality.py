@@ -1,10 +1,26 @@
-"""The same lake in a folder and in S3 (moto's server mode, over HTTP) gives the same warehouse."""
+"""The same lake in, the same rows out: DuckDB and PostgreSQL build identical tables, and a lake in
+S3 (moto's server mode, over HTTP) builds the same warehouse as the same lake in a folder."""
+
+from __future__ import annotations
 
 from pathlib import Path
 
 from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.lake import Lake
-from tests.support import ALL_TABLES, read_table, run_graph, upload
+from tests.support import ALL_TABLES, LAKE_SIZE, add_day, read_all, read_table, run_graph, upload
+
+
+def test_duckdb_and_postgres_build_identical_tables(duckdb_warehouse, postgres_warehouse, lake_dir):
+    """Same lake in, same rows out, row by row: also after a new day and a rerun."""
+    for warehouse in (duckdb_warehouse, postgres_warehouse):
+        run_graph(warehouse, lake_dir)
+    assert read_all(duckdb_warehouse) == read_all(postgres_warehouse)
+
+    add_day(lake_dir, LAKE_SIZE["days"] + 1)
+    for warehouse in (duckdb_warehouse, postgres_warehouse):
+        run_graph(warehouse, lake_dir)
+        run_graph(warehouse, lake_dir)
+    assert read_all(duckdb_warehouse) == read_all(postgres_warehouse)
 
 
 def add_bad_records(lake_dir: Path) -> None:
