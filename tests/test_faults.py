@@ -5,10 +5,10 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 from dagster import materialize
@@ -20,6 +20,7 @@ from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake, LakeError
 from tests.reference import compute
 from tests.support import (
+    ALL_TABLES,
     DAGSTER,
     PG,
     PRODUCTION_INSTANCE,
@@ -29,12 +30,15 @@ from tests.support import (
     cli_env,
     connect_to,
     free_port,
+    in_order,
     kill_hard,
     output_of,
+    paused_env,
     read_table,
     run_graph,
     start_cli,
     wait_for_blocked,
+    wait_for_marker,
 )
 
 
@@ -88,15 +92,55 @@ def test_killed_in_the_middle_of_a_star_merge_postgres(
     assert_matches_reference(postgres_warehouse, lake_dir)
 
 
-def test_killed_at_any_moment_duckdb(duckdb_warehouse, lake_dir, tmp_path):
-    """SIGKILL at several points of runs on DuckDB; the next run completes as a clean one."""
+BOOKKEEPING = ("load_manifest", "load_batches", "load_state")
+
+
+def rows_of(warehouse, tables) -> dict[str, list[tuple]]:
+    """Every row of each table, every column (load batches and times too)."""
+    with warehouse.session() as session:
+        return {t: in_order(session.query_text(f'SELECT * FROM "{t}"')[1]) for t in tables}
+
+
+def killed_while_paused(env: dict, folder, at: str) -> dict:
+    """Run the CLI until it pauses `at`, inside its open transaction; SIGKILL it there. Return
+    what it reported from inside the transaction."""
+    env, marker = paused_env(env, folder, at)
+    process = start_cli(env, folder)
+    try:
+        inside = wait_for_marker(marker, process)
+    finally:
+        kill_hard(process)
+    assert process.returncode == -signal.SIGKILL
+    return inside
+
+
+def test_killed_inside_an_open_write_transaction_duckdb(duckdb_warehouse, lake_dir, tmp_path):
+    """SIGKILL while a run's transaction holds rows it wrote and has not committed (the child
+    says so from inside it, see support.install_pause): in a staging load, then in a star merge.
+    Every table is as the last commit left it, and the next run completes as a clean one."""
+    run_graph(duckdb_warehouse, lake_dir)
+    add_day(lake_dir, 4)  # new work for the killed runs
+    tables = (*ALL_TABLES, "staging_rejects", *BOOKKEEPING)
+    before = rows_of(duckdb_warehouse, tables)
     env = cli_env(duckdb_warehouse, lake_dir, tmp_path / "home")
-    for delay in (2.0, 3.0, 4.0):
-        process = start_cli(env, tmp_path)
-        time.sleep(delay)
-        if process.poll() is None:
-            kill_hard(process)
-        add_day(lake_dir, 4 + int(delay))  # the next attempt has new work to be killed in
+
+    # The staging load is the run's first write: nothing of the run is left.
+    inside = killed_while_paused(env, tmp_path, "stage:staging_events")
+    assert inside["rows_in_transaction"] > len(before["staging_events"])  # written, uncommitted
+    assert rows_of(duckdb_warehouse, tables) == before
+
+    # The songplays merge runs after staging and the dimensions committed: those stay, the
+    # merge and its watermark are gone.
+    inside = killed_while_paused(env, tmp_path, "merge:songplays")
+    assert inside["rows_in_transaction"] > len(before["songplays"])
+    after = rows_of(duckdb_warehouse, tables)
+    assert after["songplays"] == before["songplays"]
+    state = [r for r in after["load_state"] if r[0] == "songplays"]
+    assert state and state == [r for r in before["load_state"] if r[0] == "songplays"]
+    expected = compute(lake_dir)
+    for table in ("staging_events", "users", "time"):
+        assert read_table(duckdb_warehouse, table) == in_order(getattr(expected, table)), table
+
     run_graph(duckdb_warehouse, lake_dir)
     assert_matches_reference(duckdb_warehouse, lake_dir)
 
