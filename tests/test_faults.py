@@ -11,10 +11,12 @@ import subprocess
 import threading
 
 import pytest
-from dagster import materialize
+from dagster import Backoff, materialize
+from dagster._core.instance.config import dagster_instance_config
 
+from sparkify_assets import sql_files
 from sparkify_assets.checks import build_checks
-from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.definitions import ALL_ASSETS, build_definitions
 from sparkify_assets.resources.engines.base import WAREHOUSE_POOL, WarehouseUnavailable
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake, LakeError
@@ -174,7 +176,78 @@ def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
     expected = compute(lake_dir)
     for table in STAR_TABLES:
         assert len(read_table(warehouse, table)) == len(getattr(expected, table))
-    assert "pool" in (home / "dagster.yaml").read_text()
+    assert_warehouse_steps_took_turns(postgres_warehouse.database)
+
+
+def warehouse_steps() -> set[str]:
+    """The step of every asset and asset check that works in the warehouse."""
+    defs = build_definitions({})
+    return {
+        d.node_def.name
+        for d in [*defs.assets, *defs.asset_checks]
+        if "warehouse" in d.required_resource_keys
+    }
+
+
+def assert_warehouse_steps_took_turns(storage_database: str) -> None:
+    """In the instance's event log: both runs ran every warehouse step, and no two warehouse
+    steps of different runs were ever running at the same moment (the pool's one slot)."""
+    with contextlib.closing(connect_to(storage_database)) as con, con.cursor() as cur:
+        cur.execute(
+            "SELECT run_id, step_key, dagster_event_type, timestamp FROM event_logs "
+            "WHERE dagster_event_type IN ('STEP_START', 'STEP_SUCCESS') ORDER BY id"
+        )
+        events = cur.fetchall()
+    spans: dict[tuple[str, str], list] = {}
+    for run_id, step, kind, at in events:
+        spans.setdefault((run_id, step), [None, None])[kind == "STEP_SUCCESS"] = at
+    steps = warehouse_steps()
+    spans = {key: span for key, span in spans.items() if key[1] in steps}
+    runs = {run_id for run_id, _ in spans}
+    assert len(runs) == 2
+    for run_id in runs:
+        assert {step for r, step in spans if r == run_id} == steps
+    assert all(start is not None and end is not None for start, end in spans.values())
+    for (run_a, step_a), (start_a, end_a) in spans.items():
+        for (run_b, step_b), (start_b, end_b) in spans.items():
+            if run_a < run_b:
+                assert end_a <= start_b or end_b <= start_a, (step_a, step_b)
+
+
+def test_production_instance_queues_runs_and_pools_every_warehouse_step():
+    """deploy/dagster.yaml, read and checked as Dagster reads it: runs wait in a queue that starts
+    one at a time, and every pool (the `warehouse` pool too) has one slot, claimed per step inside
+    the run, so runs started outside the queue (`dagster asset materialize`) take turns too."""
+    config, _ = dagster_instance_config(str(PRODUCTION_INSTANCE.parent))
+    assert config["run_coordinator"] == {
+        "module": "dagster.core.run_coordinator",
+        "class": "QueuedRunCoordinator",
+    }
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1
+    pools = config["concurrency"]["pools"]
+    assert pools["default_limit"] == 1
+    assert pools.get("granularity", "op") == "op"
+    assert config["storage"]["postgres"]["postgres_db"]["password"] == {
+        "env": "DAGSTER_PG_PASSWORD"
+    }
+
+    # Every asset and check step that works in the warehouse claims a slot of its pool, and
+    # every asset step retries what passes (3 retries, 2 s doubling).
+    defs = build_definitions({})
+    assets = {a.node_def.name: a for a in defs.assets}
+    rule_checks = {c.node_def.name: c for c in defs.asset_checks if c.node_def.pool}
+    assert set(assets) == {*sql_files.TABLE_ASSETS, "analytics_report"}
+    assert set(rule_checks) == {f"{t}_checks" for t in sql_files.TABLE_ASSETS}
+    assert warehouse_steps() == set(assets) | set(rule_checks)
+    for name, step in {**assets, **rule_checks}.items():
+        assert step.node_def.pool == WAREHOUSE_POOL, name
+    for name, asset in assets.items():
+        policy = asset.node_def.retry_policy
+        assert (policy.max_retries, policy.delay, policy.backoff) == (
+            3,
+            2,
+            Backoff.EXPONENTIAL,
+        ), name
 
 
 def test_hostile_input_is_rejected_or_loaded_by_the_rules_and_the_run_goes_on(warehouse, lake_dir):
