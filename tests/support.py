@@ -167,6 +167,26 @@ def counting_calls(lake: Lake) -> Iterator[Counter]:
         events.unregister("before-call.s3", unique_id="test-counting-calls")
 
 
+@contextlib.contextmanager
+def held_by_another_process(duckdb_path: str, seconds: float = 60) -> Iterator[None]:
+    """Another process holds the DuckDB file, as a run does: from the start of the block until
+    it ends or `seconds` have passed, whichever comes first."""
+    hold = (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print(flush=True); "
+        "time.sleep(float(sys.argv[2]))"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, duckdb_path, str(seconds)], stdout=subprocess.PIPE
+    )
+    try:
+        holder.stdout.readline()  # the other process holds the file now
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
 # --- the graph and its tables ------------------------------------------------------------------
 
 
@@ -276,15 +296,16 @@ def kill_hard(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def wait_for_blocked(database: str, statement_start: str, process, timeout=60.0) -> None:
-    """Wait until the run's connection waits on our lock inside `statement_start...`."""
+def wait_for_blocked(database: str, statement_start: str, process=None, timeout=60.0) -> None:
+    """Wait until an engine connection (a run's, in `process` if given) waits on a lock inside
+    `statement_start...`."""
     deadline = time.monotonic() + timeout
     # Its own autocommit connection: within a transaction, pg_stat_activity stays a snapshot.
     con = connect_to(database)
     con.autocommit = True
     with contextlib.closing(con), con.cursor() as cur:
         while time.monotonic() < deadline:
-            assert process.poll() is None, output_of(process)
+            assert process is None or process.poll() is None, output_of(process)
             cur.execute(
                 "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND application_name = 'sparkify_assets' AND ltrim(query) LIKE %s",

@@ -5,8 +5,6 @@ previous tick left); the run it asks for is executed with `materialize` on the p
 """
 
 import json
-import subprocess
-import sys
 import time
 
 from dagster import (
@@ -28,6 +26,7 @@ from sparkify_assets.sensors import lake_sensors
 from tests.support import (
     EARLY_SONG,
     add_day,
+    held_by_another_process,
     put,
     read_table,
     record_loaded,
@@ -230,26 +229,12 @@ def test_sensors_work_on_a_folder_lake(lake_dir, duckdb_warehouse):
 def test_a_tick_skips_while_a_run_holds_the_duckdb_file(lake_dir, duckdb_warehouse):
     with duckdb_warehouse.session():
         pass  # the database file exists
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print(flush=True); "
-            "time.sleep(60)",
-            duckdb_warehouse.path,
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        holder.stdout.readline()  # the other process holds the file now
+    with held_by_another_process(duckdb_warehouse.path):
         with DagsterInstance.ephemeral() as instance:
             events = Ticker("log_data_sensor", instance, duckdb_warehouse, Lake(url=str(lake_dir)))
             result = events.evaluate("{}")
         assert "a run holds the warehouse" in result.skip_reason.skip_message
         assert result.cursor is None  # the cursor stays where it was
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_sensors_load_into_definitions_with_their_defaults(duckdb_warehouse):
