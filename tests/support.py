@@ -25,12 +25,18 @@ from urllib.parse import urlparse
 import psycopg2
 import pytest
 from dagster import materialize
+from pydantic import PrivateAttr
 
 from sparkify_assets import sql_files
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.generate import generate_lake
-from sparkify_assets.resources.engines.base import Warehouse
+from sparkify_assets.resources.engines.base import (
+    Session,
+    Warehouse,
+    WarehouseBusy,
+    WarehouseUnavailable,
+)
 from sparkify_assets.resources.lake import Lake, LakeObject
 from tests.reference import compute
 
@@ -185,6 +191,65 @@ def held_by_another_process(duckdb_path: str, seconds: float = 60) -> Iterator[N
         holder.kill()
         holder.wait()
         holder.stdout.close()
+
+
+# --- a warehouse that records instead of doing ------------------------------------------------
+
+
+class RecordingSession(Session):
+    """A session that records what it is asked to do instead of doing it."""
+
+    dialect = "duckdb"
+
+    def __init__(self, log: list):
+        super().__init__(con=None)
+        self.log = log
+
+    def commit(self):
+        self.log.append("commit")
+
+    def rollback(self):
+        self.log.append("rollback")
+
+    def execute(self, sql, params=None):
+        self.log.append(sql.split("(")[0].strip())
+        return 1
+
+    def query_text(self, sql, params=None):
+        self.log.append(sql)
+        return ["n"], [(5,)]
+
+    def lock(self, *tables):
+        self.log.append(f"lock {','.join(tables)}")
+
+    def fill_load_objects(self, objects):
+        raise NotImplementedError
+
+    def stage(self, table, lake, objects, load_batch):
+        raise NotImplementedError
+
+
+class RecordingWarehouse(Warehouse):
+    engine = "recording"
+    refuse: str = ""  # "unavailable" or "busy": connect raises that
+
+    _log: list = PrivateAttr(default_factory=list)
+
+    @property
+    def location(self) -> str:
+        return "memory://nowhere"
+
+    @contextlib.contextmanager
+    def connect(self, wait: bool = True):
+        if self.refuse == "unavailable":
+            raise WarehouseUnavailable("cannot connect: no route to nowhere")
+        if self.refuse == "busy":
+            raise WarehouseBusy("another process holds nowhere")
+        self._log.append(f"open wait={wait}")
+        try:
+            yield RecordingSession(self._log)
+        finally:
+            self._log.append("close")
 
 
 # --- the graph and its tables ------------------------------------------------------------------

@@ -4,78 +4,12 @@ connect line; failures that say where and as whom, never with the secret."""
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
-from pydantic import PrivateAttr
 
-from sparkify_assets.resources.engines.base import (
-    Finding,
-    Session,
-    Warehouse,
-    WarehouseBusy,
-    WarehouseUnavailable,
-    slots,
-    without_secret,
-)
+from sparkify_assets.resources.engines.base import Finding, slots, without_secret
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake
-
-
-class RecordingSession(Session):
-    """A session that records what it is asked to do instead of doing it."""
-
-    dialect = "duckdb"
-
-    def __init__(self, log: list):
-        super().__init__(con=None)
-        self.log = log
-
-    def commit(self):
-        self.log.append("commit")
-
-    def rollback(self):
-        self.log.append("rollback")
-
-    def execute(self, sql, params=None):
-        self.log.append(sql.split("(")[0].strip())
-        return 1
-
-    def query_text(self, sql, params=None):
-        self.log.append(sql)
-        return ["n"], [(5,)]
-
-    def lock(self, *tables):
-        self.log.append(f"lock {','.join(tables)}")
-
-    def fill_load_objects(self, objects):
-        raise NotImplementedError
-
-    def stage(self, table, lake, objects, load_batch):
-        raise NotImplementedError
-
-
-class RecordingWarehouse(Warehouse):
-    engine = "recording"
-    refuse: str = ""  # "unavailable" or "busy": connect raises that
-
-    _log: list = PrivateAttr(default_factory=list)
-
-    @property
-    def location(self) -> str:
-        return "memory://nowhere"
-
-    @contextlib.contextmanager
-    def connect(self, wait: bool = True):
-        if self.refuse == "unavailable":
-            raise WarehouseUnavailable("cannot connect: no route to nowhere")
-        if self.refuse == "busy":
-            raise WarehouseBusy("another process holds nowhere")
-        self._log.append(f"open wait={wait}")
-        try:
-            yield RecordingSession(self._log)
-        finally:
-            self._log.append("close")
+from tests.support import RecordingWarehouse
 
 
 def test_a_session_commits_what_succeeded_then_closes():
