@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -312,6 +313,24 @@ def assert_matches_reference(warehouse: Warehouse, lake_dir) -> None:
         assert read_table(warehouse, table) == in_order(getattr(expected, table)), table
     rejects = {r[:3] for r in read_table(warehouse, "staging_rejects")}
     assert rejects == expected.rejects
+
+
+def shown(value) -> str:
+    """A value as a metadata markdown table shows it: NULL, pipes escaped, one line, 80 chars."""
+    text = "NULL" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")[:80]
+
+
+def markdown_rows(markdown: str) -> tuple[list[str], list[list[str]]]:
+    """A markdown table of metadata read back: its header and its rows, as cells of text."""
+    header, rule, *rows = markdown.strip().splitlines()
+    assert rule == "|" + "---|" * len(_cells(header)), rule
+    return _cells(header), [_cells(row) for row in rows]
+
+
+def _cells(line: str) -> list[str]:
+    assert line.startswith("| ") and line.endswith(" |"), line
+    return [cell[1:-1] for cell in re.split(r"(?<!\\)\|", line[1:-1])]
 
 
 # --- the real command line ---------------------------------------------------------------------
