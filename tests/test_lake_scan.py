@@ -7,8 +7,8 @@ from dagster import materialize
 
 from sparkify_assets import lake_scan
 from sparkify_assets.definitions import ALL_ASSETS
-from sparkify_assets.lake_scan import Cursor, Watch, scan
-from sparkify_assets.resources.lake import Lake
+from sparkify_assets.lake_scan import Cursor, Pending, Watch, scan
+from sparkify_assets.resources.lake import Lake, LakeObject
 from sparkify_assets.sensors import run_key
 from tests.support import (
     EARLY_SONG,
@@ -101,3 +101,31 @@ def test_an_unloaded_request_is_retried_and_a_deleted_one_forgotten(lake_dir, du
     assert {p.attempt for p in retry.requested.values()} == {1}
     first_again = {k: first.requested[k] for k in day_keys[1:]}
     assert run_key(watch, retry.requested) != run_key(watch, first_again)
+
+
+def test_the_cursor_round_trips_as_compact_json():
+    cursor = Cursor(
+        tail="log_data/2018/11/2018-11-30-events.json",
+        sweep="log_data/2018/11/2018-11-02-events.json",
+        pending={"b.json": Pending("e2", 60, 1), "a.json": Pending("e1", 0, 0)},
+    )
+    text = cursor.dump()
+    assert " " not in text.replace("log_data/2018", "")  # compact
+    assert text.index('"a.json"') < text.index('"b.json"')  # in key order: stable across ticks
+    assert Cursor.parse(text) == cursor
+    assert Cursor.parse(None) == Cursor.parse("") == Cursor() == Cursor.parse(Cursor().dump())
+
+
+def test_a_pending_object_stays_until_its_version_loads_or_it_leaves_the_lake():
+    pending = {k: Pending("v1", 0, 0) for k in ("loaded", "newer", "gone", "unseen", "waiting")}
+    listed = {
+        "loaded": LakeObject("loaded", "v1", 1),
+        "newer": LakeObject("newer", "v2", 1),
+        "waiting": LakeObject("waiting", "v1", 1),
+    }
+    loaded = {"loaded": "v1", "newer": "v2", "waiting": "v0"}
+    ranges = [("a", "h")]  # listed over: loaded, newer, gone; not unseen, waiting
+    kept = lake_scan.still_pending(pending, listed, ranges, loaded)
+    assert sorted(kept) == ["unseen", "waiting"]
+    assert lake_scan.in_range("b", (None, None)) and lake_scan.in_range("h", ("a", "h"))
+    assert not lake_scan.in_range("a", ("a", "h")) and not lake_scan.in_range("i", ("a", "h"))
