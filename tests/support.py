@@ -1,6 +1,7 @@
 """What the tests share that is not a fixture (fixtures are in conftest.py): the test services'
-settings, running the graph and the real CLI, reading tables, comparing with the reference
-(reference.py), lakes in S3, and a pause inside a run's open transaction for the kill tests.
+settings, lakes (in folders and S3), a warehouse that records what it is asked, running the graph
+and the real CLI, reading tables and metadata, comparing with the reference (reference.py), and a
+pause inside a run's open transaction for the kill tests.
 
 Test modules import from here and from reference.py, s3_server.py and ui_server.py, never from
 one another.
@@ -194,6 +195,16 @@ def held_by_another_process(duckdb_path: str, seconds: float = 60) -> Iterator[N
         holder.stdout.close()
 
 
+def record_loaded(warehouse: Warehouse, table: str, objects: list[LakeObject]) -> None:
+    """Write manifest rows as staging would, without loading (for ticks over a big prefix)."""
+    with warehouse.session() as session:
+        for name in ("load_manifest", "staging_events", "staging_songs", "staging_rejects"):
+            session.create_table(name)
+        session.fill_load_objects(objects)
+        batch = {"table_name": table, "load_batch": 1, "loaded_at": "2018-11-30 00:00:00"}
+        session.run("load_manifest", "record_objects", batch, table=batch["table_name"])
+
+
 # --- a warehouse that records instead of doing ------------------------------------------------
 
 
@@ -337,8 +348,10 @@ def _cells(line: str) -> list[str]:
 
 DAGSTER = Path(sys.executable).parent / "dagster"
 PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.yaml"
-MATERIALIZE = [str(DAGSTER), "asset", "materialize", "-m", "sparkify_assets.definitions"]
-MATERIALIZE += ["--select", "*"]
+MATERIALIZE = [
+    *(str(DAGSTER), "asset", "materialize"),
+    *("-m", "sparkify_assets.definitions", "--select", "*"),
+]
 
 
 def cli_env(warehouse: Warehouse, lake_dir, home: Path) -> dict:
@@ -359,11 +372,11 @@ def cli_env(warehouse: Warehouse, lake_dir, home: Path) -> dict:
     return env
 
 
-def start_cli(env: dict, cwd: Path, command=MATERIALIZE) -> subprocess.Popen:
+def start_cli(env: dict, cwd: Path) -> subprocess.Popen:
     """The CLI in its own process group, its output in a file (a full pipe would stall it)."""
     log = (cwd / f"cli-{time.monotonic_ns()}.log").open("wb")
     process = subprocess.Popen(
-        command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        MATERIALIZE, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     process.log_path = Path(log.name)
     return process
@@ -456,10 +469,8 @@ def paused_env(env: dict, folder: Path, at: str) -> tuple[dict, Path]:
     hook.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
     marker = folder / f"paused-{at.replace(':', '-')}.json"
-    path = [str(hook), str(REPO), *filter(None, [env.get("PYTHONPATH")])]
-    return env | {"PYTHONPATH": os.pathsep.join(path), PAUSE_AT: at, PAUSE_MARKER: str(marker)}, (
-        marker
-    )
+    path = os.pathsep.join([str(hook), str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    return env | {"PYTHONPATH": path, PAUSE_AT: at, PAUSE_MARKER: str(marker)}, marker
 
 
 def wait_for_marker(marker: Path, process: subprocess.Popen, timeout: float = 120.0) -> dict:
@@ -470,13 +481,3 @@ def wait_for_marker(marker: Path, process: subprocess.Popen, timeout: float = 12
         assert time.monotonic() < deadline, f"the run never paused:\n{output_of(process)}"
         time.sleep(0.05)
     return json.loads(marker.read_text())
-
-
-def record_loaded(warehouse: Warehouse, table: str, objects: list[LakeObject]) -> None:
-    """Write manifest rows as staging would, without loading (for ticks over a big prefix)."""
-    with warehouse.session() as session:
-        for name in ("load_manifest", "staging_events", "staging_songs", "staging_rejects"):
-            session.create_table(name)
-        session.fill_load_objects(objects)
-        batch = {"table_name": table, "load_batch": 1, "loaded_at": "2018-11-30 00:00:00"}
-        session.run("load_manifest", "record_objects", batch, table=batch["table_name"])
