@@ -24,7 +24,7 @@ from sparkify_assets import sql_files
 from sparkify_assets.assets import reports, staging, star
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.metadata import table_schema
-from sparkify_assets.preflight.checks import preflight_job
+from sparkify_assets.preflight_checks import preflight_job
 from sparkify_assets.resources.engines.base import Warehouse
 from sparkify_assets.resources.engines.duckdb import DEFAULT_DUCKDB_PATH, DuckDBWarehouse
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse

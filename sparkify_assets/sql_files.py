@@ -30,6 +30,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 TABLE_ASSETS = ("staging_events", "staging_songs", "users", "songs", "artists", "time", "songplays")
 BOOKKEEPING_TABLES = ("staging_rejects", "load_manifest", "load_batches", "load_state")
 DIALECTS = ("duckdb", "postgres", "redshift")
+WRITTEN_IN = "redshift"  # the dialect of sql/: what production runs, so it runs it as written
 _SECTION = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _SLOT = re.compile(r"\$\{(\w+)\}")
 # Session-local tables the SQL derives from a project table's name.
@@ -93,7 +94,8 @@ def _fill(file: str, text: str, slots: tuple[tuple[str, str], ...]) -> str:
         if slot == "columns":
             return ", ".join(f'"{c.name}"' for c in columns(given["table"]))
         if slot == "rule" or slot in sections(file):
-            return _without_comments(sections(file)[given.get(slot, slot)]).rstrip(";")
+            spliced = _without_comments(sections(file)[given.get(slot, slot)]).rstrip(";")
+            return _fill(file, spliced, slots)
         raise KeyError(f"sql/{file}.sql: no value for slot ${{{slot}}}")
 
     return _SLOT.sub(value, text)
@@ -135,12 +137,12 @@ def statements(
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
     text = _fill(name, _section_text(name, section), slots)
     out = []
-    for tree in sqlglot.parse(text, read="redshift"):
+    for tree in sqlglot.parse(text, read=WRITTEN_IN):
         if tree is None:
             continue
         if narrowed:
             tree = _narrow(tree, narrowed)
-        if dialect != "redshift":
+        if dialect != WRITTEN_IN:
             tree = _portable(tree)
         out.append(tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE))
     return tuple(out)
@@ -150,7 +152,7 @@ def statements(
 def statement_kinds(name: str, section: str) -> tuple[str, ...]:
     """What each statement of a section does: 'insert', 'delete', 'create', 'select', ..."""
     text = _fill(name, _section_text(name, section), EXAMPLE_SLOTS)
-    return tuple(t.key for t in sqlglot.parse(text, read="redshift") if t)
+    return tuple(t.key for t in sqlglot.parse(text, read=WRITTEN_IN) if t)
 
 
 def _narrow(tree: exp.Expression, tables: tuple[str, ...]) -> exp.Expression:
@@ -166,10 +168,14 @@ def _narrow(tree: exp.Expression, tables: tuple[str, ...]) -> exp.Expression:
 
 def _portable(tree: exp.Expression) -> exp.Expression:
     """Drop what only Redshift has (distribution, sort keys) and informational primary keys."""
+    return without_nodes(tree, (*_REDSHIFT_ONLY, exp.PrimaryKey, exp.PrimaryKeyColumnConstraint))
+
+
+def without_nodes(tree: exp.Expression, kinds: tuple[type[exp.Expression], ...]) -> exp.Expression:
+    """A copy of `tree` without its nodes of `kinds` (and the constraints or property lists
+    left empty by their going)."""
     tree = tree.copy()
-    for node in list(
-        tree.find_all(*_REDSHIFT_ONLY, exp.PrimaryKey, exp.PrimaryKeyColumnConstraint)
-    ):
+    for node in list(tree.find_all(*kinds)):
         parent = node.parent
         node.pop()
         if isinstance(parent, exp.ColumnConstraint) and parent.args.get("kind") is None:
@@ -183,7 +189,7 @@ def _portable(tree: exp.Expression) -> exp.Expression:
 @functools.cache
 def columns(table: str) -> tuple[Column, ...]:
     """The columns of a table, read from its CREATE TABLE in `sql/<table>.sql`."""
-    (create,) = sqlglot.parse(sections(table)["create"], read="redshift")
+    (create,) = sqlglot.parse(sections(table)["create"], read=WRITTEN_IN)
     out = []
     for col in create.this.expressions:
         if not isinstance(col, exp.ColumnDef):
@@ -194,7 +200,7 @@ def columns(table: str) -> tuple[Column, ...]:
         out.append(
             Column(
                 name=col.name,
-                type=kind.sql(dialect="redshift"),
+                type=kind.sql(dialect=WRITTEN_IN),
                 base_type=base,
                 max_bytes=sizes[0] if base in ("VARCHAR", "CHAR") and sizes else None,
                 not_null=any(

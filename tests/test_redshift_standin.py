@@ -4,6 +4,7 @@ COPY is tested in tests/redshift_standin/test_copy_standin.py.
 """
 
 import io
+import re
 import threading
 import time
 
@@ -12,7 +13,6 @@ import pytest
 from psycopg2.extras import execute_values
 
 from sparkify_assets import sql_files
-from sparkify_assets.resources import redshift as engine
 from tests.redshift_standin import UnsupportedByRedshift, guard
 
 pytest_plugins = ("tests.redshift_standin.fixtures",)
@@ -88,19 +88,13 @@ def test_guard_accepts_redshift_sql(sql):
 
 
 def engine_statements() -> list[str]:
-    """Every statement today's Redshift engine composes itself (besides sql/)."""
-    return [
-        engine.copy_statement("staging_events_load", ["artist", "ts"], "s3://b/it's.manifest",
-                              "s3://b/e.jsonpaths", "arn:aws:iam::1:role/r", "us-west-2"),
-        engine.READ_LOAD_ERRORS, engine.LOAD_ERRORS_BY_KEY, 'LOCK "staging_events"',
-        "DROP TABLE IF EXISTS load_objects", "CREATE TEMP TABLE staging_events_load (LIKE staging_events)",
-        "CREATE TEMP TABLE load_objects (object_key VARCHAR(1024), etag VARCHAR(128), size BIGINT, "
-        "rows_loaded BIGINT, rows_rejected BIGINT)", "SELECT pg_last_copy_count()",
-        "INSERT INTO load_objects (object_key, etag, size, rows_loaded, rows_rejected) VALUES "
-        "('k', 'e', 1, 2, 3), ('k2', 'e', 1, 2, 3)",
-        "DELETE FROM staging_songs USING staging_songs_load AS l WHERE staging_songs.song_id = l.song_id",
-        "DELETE FROM staging_events_load", 'ANALYZE "songs"',
-    ]  # fmt: skip
+    """Every statement of sql/engines/redshift.sql, values bound as psycopg2 would bind them."""
+    bound = []
+    for (engine, _section), text in sql_files.all_engine_statements().items():
+        if engine == "redshift":
+            text = re.sub(r"%\((\w+)\)s", "'s3://b/it''s'", text)
+            bound.append(text.replace("VALUES %s", "VALUES ('k', 'e', 1), ('k2', 'e', 2)"))
+    return bound
 
 
 def test_guard_accepts_every_project_and_engine_statement():
@@ -118,7 +112,7 @@ def test_project_ddl_and_sections_run_on_the_standin(redshift_standin):
         for table in (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS):
             for statement in sql_files.statements(table, "create", "redshift"):
                 cur.execute(statement)
-        cur.execute(engine_statements()[5])  # CREATE TEMP TABLE ... (LIKE staging_events)
+        cur.execute("CREATE TEMP TABLE staging_events_load (LIKE staging_events)")
         cur.execute(sql_files.statements("load_batches", "next_batch", "redshift")[0])
         assert cur.fetchone() == (1,)
         cur.execute("SELECT character_maximum_length FROM information_schema.columns "

@@ -1,1 +1,1 @@
-"""Preflight: the checks a user runs with production settings before the first load."""
+"""`python -m sparkify_assets.preflight`: the checks of preflight_checks.py as a command."""

@@ -3,7 +3,7 @@
 import sys
 
 from sparkify_assets.definitions import defs  # the same settings as every run
-from sparkify_assets.preflight.checks import report, run_preflight
+from sparkify_assets.preflight_checks import report, run_preflight
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from sparkify_assets import sql_files
-from sparkify_assets.resources.redshift import copy_statement, manifest
+from sparkify_assets.resources.engines.redshift import manifest
 
 pytest_plugins = ("tests.redshift_standin.fixtures",)
 
@@ -43,10 +43,16 @@ class Lake:
         uris = [f"s3://{self.h.bucket}/{k}" for k in keys]
         mani = self.put(f"m/{table}-{len(self.h.sent)}.manifest", manifest(uris))
         jp = self.put("jp/paths.json", json.dumps({"jsonpaths": paths}))
-        sql = copy_statement(
-            table, columns, mani, jp, role or self.h.iam_role_arn, region or self.h.region
+        role, region = role or self.h.iam_role_arn, region or self.h.region
+        return (
+            f"COPY {table} ({', '.join(columns)}) FROM {quoted(mani)} IAM_ROLE {quoted(role)} "
+            f"REGION {quoted(region)} FORMAT AS JSON {quoted(jp)} MANIFEST {options or 'MAXERROR 0'}"
         )
-        return sql.replace("MAXERROR 100000", options or "MAXERROR 0")
+
+
+def quoted(value: str) -> str:
+    """A Redshift string literal (quotes doubled, backslashes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from sparkify_assets.sql_files import without_nodes
 from tests.redshift_standin.sqltext import for_postgres, tokens
 
 # Redshift-only functions that sqlglot maps onto PostgreSQL equivalents.
@@ -57,15 +58,7 @@ def _session_time_functions(sql: str) -> str:
 def _create_table(sql: str) -> str:
     """DDL without Redshift-only attributes; VARCHAR and TEXT without length are VARCHAR(256)
     as in Redshift (https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html)."""
-    tree = sqlglot.parse_one(sql, read="redshift")
-    for node in list(tree.find_all(*_REDSHIFT_ONLY)):
-        parent = node.parent
-        node.pop()
-        if isinstance(parent, exp.ColumnConstraint) and parent.args.get("kind") is None:
-            parent.pop()
-    for props in list(tree.find_all(exp.Properties)):
-        if not props.expressions:
-            props.pop()
+    tree = without_nodes(sqlglot.parse_one(sql, read="redshift"), _REDSHIFT_ONLY)
     for kind in tree.find_all(exp.DataType):
         if (
             kind.this in (exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR)

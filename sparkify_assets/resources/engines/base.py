@@ -27,6 +27,7 @@ WAREHOUSE_STEP = {
     "retry_policy": RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),
 }
 Params = Mapping[str, Any] | None
+_CREATED: set[tuple[str, str]] = set()  # (warehouse location, table) this process created
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,15 @@ class Warehouse(ConfigurableResource, ABC):
 
     def ensure_tables(self, tables: Sequence[str], wait: bool = True) -> None:
         """Create whichever of `tables` do not exist yet, in a transaction of their own: the
-        transaction that loads must start with its lock (see Session.lock)."""
+        transaction that loads must start with its lock (see Session.lock). Once per process
+        and warehouse: every step of a run would otherwise pay a connection for it."""
+        missing = [t for t in tables if (self.location, t) not in _CREATED]
+        if not missing:
+            return
         with self.session(wait) as session:
-            for table in tables:
+            for table in missing:
                 session.create_table(table)
+        _CREATED.update((self.location, t) for t in missing)
 
     def preflight(self, lake: Lake, samples: Mapping[str, str]) -> list[Finding]:
         """What to fix before a first load: each check once, in a transaction of its own, never

@@ -97,7 +97,7 @@ def record_rules(table: str) -> str:
     table has none): the same rules Redshift applies after its COPY, written once."""
     if "record_rules" not in sql_files.sections(table):
         return "NULL"
-    (select,) = sqlglot.parse(sql_files.sections(table)["record_rules"], read="redshift")
+    (select,) = sqlglot.parse(sql_files.sections(table)["record_rules"], read=sql_files.WRITTEN_IN)
     return select.find(exp.Case).sql(dialect="duckdb")
 
 
