@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from urllib.parse import urlparse
 import psycopg2
 import pytest
 from dagster import materialize
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from sparkify_assets import sql_files
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
@@ -40,7 +41,7 @@ from sparkify_assets.resources.engines.base import (
     WarehouseUnavailable,
 )
 from sparkify_assets.resources.lake import Lake, LakeObject
-from tests.reference import compute
+from tests.reference import compute, data_objects
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("SPARKIFY_REQUIRE_SERVICES") == "1"
@@ -242,14 +243,17 @@ class RecordingSession(Session):
 
 
 class RecordingWarehouse(Warehouse):
+    """A warehouse of its own each time (its location is new), that records what it is asked."""
+
     engine = "recording"
     refuse: str = ""  # "unavailable" or "busy": connect raises that
+    name: str = Field(default_factory=lambda: uuid.uuid4().hex)
 
     _log: list = PrivateAttr(default_factory=list)
 
     @property
     def location(self) -> str:
-        return "memory://nowhere"
+        return f"memory://{self.name}"
 
     @contextlib.contextmanager
     def connect(self, wait: bool = True):
@@ -342,6 +346,20 @@ def markdown_rows(markdown: str) -> tuple[list[str], list[list[str]]]:
 def _cells(line: str) -> list[str]:
     assert line.startswith("| ") and line.endswith(" |"), line
     return [cell[1:-1] for cell in re.split(r"(?<!\\)\|", line[1:-1])]
+
+
+PREFLIGHT_LAKE_LINES = (
+    "ok    lake log_data/: holds data, e.g. {}",
+    "ok    lake song_data/: holds data, e.g. {}",
+)
+
+
+def preflight_lake_lines(lake_dir) -> list[str]:
+    """Preflight's ok lines for a good lake folder: each prefix holds data, its first key (in
+    key order, found here by the reference) the example."""
+    keys = [key for key, _ in data_objects(str(lake_dir))]
+    firsts = [next(k for k in keys if k.startswith(p)) for p in ("log_data/", "song_data/")]
+    return [line.format(key) for line, key in zip(PREFLIGHT_LAKE_LINES, firsts, strict=True)]
 
 
 # --- the real command line ---------------------------------------------------------------------

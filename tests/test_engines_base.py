@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from sparkify_assets.resources.engines.base import Finding, slots, without_secret
+from sparkify_assets.resources.engines.base import (
+    Finding,
+    WarehouseUnavailable,
+    slots,
+    without_secret,
+)
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake
 from tests.support import RecordingWarehouse
@@ -40,6 +45,34 @@ def test_tables_are_created_in_one_transaction_of_their_own():
     ]
 
 
+def test_tables_are_created_once_per_process_and_warehouse():
+    warehouse = RecordingWarehouse()
+    warehouse.ensure_tables(["users"])
+    warehouse._log.clear()
+    warehouse.ensure_tables(["users"])
+    assert warehouse._log == []  # known to exist: not even a connection
+    warehouse.ensure_tables(["users", "time"])
+    assert warehouse._log == [
+        "open wait=True",
+        'CREATE TABLE IF NOT EXISTS "time"',
+        "commit",
+        "close",
+    ]
+    # Another warehouse has tables of its own.
+    other = RecordingWarehouse()
+    other.ensure_tables(["users"])
+    assert "CREATE TABLE IF NOT EXISTS users" in other._log
+
+
+def test_tables_that_failed_to_be_created_are_created_next_time():
+    warehouse = RecordingWarehouse(refuse="unavailable")
+    with pytest.raises(WarehouseUnavailable):
+        warehouse.ensure_tables(["users"])
+    working = warehouse.model_copy(update={"refuse": ""})
+    working.ensure_tables(["users"])
+    assert "CREATE TABLE IF NOT EXISTS users" in working._log
+
+
 def test_run_query_and_count_go_through_the_sql_files():
     warehouse = RecordingWarehouse()
     with warehouse.session() as session:
@@ -57,9 +90,8 @@ def test_run_query_and_count_go_through_the_sql_files():
 
 def test_preflight_says_whether_the_warehouse_answers():
     lake = Lake()
-    assert RecordingWarehouse().preflight(lake, {}) == [
-        Finding("connect", True, "connected to memory://nowhere")
-    ]
+    warehouse = RecordingWarehouse(name="here")
+    assert warehouse.preflight(lake, {}) == [Finding("connect", True, "connected to memory://here")]
     for refuse, detail in (
         ("unavailable", "cannot connect: no route to nowhere"),
         ("busy", "another process holds nowhere"),
