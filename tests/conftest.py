@@ -1,5 +1,5 @@
 """Shared fixtures: generated lakes, a DuckDB file per test, a PostgreSQL database per test, an S3
-server, and a warehouse built once for tests that only read it. Helpers that are not fixtures
+server, and warehouses that hold one run of the graph, built once and copied. Helpers that are not fixtures
 are in support.py.
 
 PostgreSQL tests skip with the reason when no server answers, unless SPARKIFY_REQUIRE_SERVICES=1
@@ -10,7 +10,6 @@ the user needs CREATEDB: each test gets a database of its own.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import uuid
@@ -34,6 +33,7 @@ from tests.support import (
     STAR_TABLES,
     admin_connection,
     connect_to,
+    create_database,
     drop_database,
     put,
     read_table,
@@ -75,9 +75,7 @@ def duckdb_warehouse(tmp_path) -> Warehouse:
 @pytest.fixture
 def postgres_warehouse() -> Iterator[Warehouse]:
     """A Warehouse on a fresh PostgreSQL database, dropped after the test."""
-    name = f"sparkify_test_{uuid.uuid4().hex[:12]}"
-    with contextlib.closing(admin_connection()) as admin, admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+    name = create_database()
     try:
         yield PostgresWarehouse(database=name, **PG)
     finally:
@@ -90,29 +88,65 @@ def warehouse(request) -> Warehouse:
     return request.getfixturevalue(f"{request.param}_warehouse")
 
 
-@pytest.fixture
-def blocker(postgres_warehouse):
-    """A second connection to the test database, to hold locks a run will wait on."""
-    con = connect_to(postgres_warehouse.database)
-    yield con
-    con.close()
+# --- warehouses that hold the whole graph already -----------------------------------------------
+#
+# What one run of the graph on the template lake builds, made once per session and copied for
+# each test: a test whose subject is what happens after a first load starts from a copy (with
+# `lake_dir`, whose objects have the template's versions) instead of loading again.
 
 
 @pytest.fixture(scope="session")
 def built_duckdb(lake_template, tmp_path_factory) -> SimpleNamespace:
-    """The whole graph materialized once on the template lake into a DuckDB file, for tests that
-    only read it or copy the file: `path` and the run's `result`. Never write to `path`."""
+    """The graph materialized once on the template lake into a DuckDB file, for tests that only
+    read it or copy it: `path` and the run's `result`. Never write to `path`."""
     path = tmp_path_factory.mktemp("built") / "built.duckdb"
     result = run_graph(DuckDBWarehouse(path=str(path)), lake_template)
     return SimpleNamespace(path=path, result=result)
 
 
 @pytest.fixture
-def built_copy(built_duckdb, tmp_path) -> Warehouse:
+def built_duckdb_copy(built_duckdb, tmp_path) -> Warehouse:
     """A private copy of `built_duckdb`'s warehouse, free to change."""
     copy = tmp_path / "built-copy.duckdb"
     shutil.copy(built_duckdb.path, copy)
     return DuckDBWarehouse(path=str(copy))
+
+
+@pytest.fixture(scope="session")
+def built_postgres_template(lake_template) -> Iterator[str]:
+    """A PostgreSQL database with the graph materialized once on the template lake: only ever
+    copied (CREATE DATABASE ... TEMPLATE), never connected to by a test."""
+    name = create_database()
+    try:
+        run_graph(PostgresWarehouse(database=name, **PG), lake_template)
+        yield name
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture
+def built_postgres(built_postgres_template) -> Iterator[Warehouse]:
+    """A private copy of `built_postgres_template`, dropped after the test."""
+    name = create_database(template=built_postgres_template)
+    try:
+        yield PostgresWarehouse(database=name, **PG)
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def built_warehouse(request) -> Warehouse:
+    """Each local engine in turn, holding what one run of the graph on `lake_dir` builds."""
+    copies = {"duckdb": "built_duckdb_copy", "postgres": "built_postgres"}
+    return request.getfixturevalue(copies[request.param])
+
+
+@pytest.fixture
+def blocker(built_postgres):
+    """A second connection to `built_postgres`, to hold locks a run will wait on."""
+    con = connect_to(built_postgres.database)
+    yield con
+    con.close()
 
 
 # --- S3 (moto's server mode, see s3_server.py) -------------------------------------------------

@@ -84,6 +84,23 @@ def admin_connection():
     return con
 
 
+def create_database(template: str | None = None, attempts: int = 20) -> str:
+    """A new database of the test role, empty or a copy of `template`; its name. A template may
+    be busy for a moment (autovacuum): then try again."""
+    name = f"sparkify_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    for attempt in range(attempts):
+        with contextlib.closing(admin_connection()) as admin, admin.cursor() as cur:
+            try:
+                cur.execute(f'CREATE DATABASE "{name}"{copy}')
+                return name
+            except psycopg2.errors.ObjectInUse:
+                if attempt == attempts - 1:
+                    raise
+        time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def drop_database(name: str, attempts: int = 10) -> None:
     """Drop a test database. FORCE ends its sessions, but not an autovacuum worker (a superuser
     process a non-superuser may not end): wait for it to finish, a second or so."""

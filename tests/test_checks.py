@@ -149,17 +149,17 @@ def test_every_rule_has_a_bad_case():
     assert set(BREAKS) == set(RULE_BY_ID)
 
 
-def test_every_rule_passes_on_a_generated_lake_with_all_quirks(built_copy):
-    with built_copy.session() as session:
+def test_every_rule_passes_on_a_generated_lake_with_all_quirks(built_duckdb_copy):
+    with built_duckdb_copy.session() as session:
         for rule in RULES:
             failing, _header, sample = evaluate(session, rule, PARAMETERS)
             assert failing == 0, (rule, sample)
 
 
 @pytest.mark.parametrize("rule_id", sorted(BREAKS))
-def test_rule_fails_on_bad_data_with_count_and_keys(rule_id, built_copy):
+def test_rule_fails_on_bad_data_with_count_and_keys(rule_id, built_duckdb_copy):
     statements, expected_query = BREAKS[rule_id]
-    with built_copy.session() as session:
+    with built_duckdb_copy.session() as session:
         expected = sorted(str(row[0]) for row in session.query_text(expected_query)[1])
         assert expected, "the case must pick real rows"
         for statement in statements:
@@ -176,9 +176,10 @@ def test_all_checks_pass_through_dagster_on_every_engine(warehouse, lake_templat
     assert [e.check_name for e in evaluations if not e.passed] == []
 
 
-def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(duckdb_warehouse, lake_dir):
-    run_graph(duckdb_warehouse, lake_dir)
-    before = {t: read_table(duckdb_warehouse, t) for t in STAR_TABLES}
+def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(
+    built_duckdb_copy, lake_dir
+):
+    before = {t: read_table(built_duckdb_copy, t) for t in STAR_TABLES}
     day = sorted((lake_dir / "log_data").rglob("*.json"))[-1]
     good = day.read_text(encoding="utf-8").splitlines()
     broken = [line.replace('"ts":', '"ts": "soon", "x":', 1) for line in good[::3]]
@@ -186,7 +187,7 @@ def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(duckdb_w
 
     result = materialize(
         [*ALL_ASSETS, *build_checks()],
-        resources={"warehouse": duckdb_warehouse, "lake": Lake(url=str(lake_dir))},
+        resources={"warehouse": built_duckdb_copy, "lake": Lake(url=str(lake_dir))},
         raise_on_error=False,
     )
     assert not result.success
@@ -198,17 +199,19 @@ def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(duckdb_w
     assert failed == {("staging_events", "reject_rate")}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"users", "time", "songplays"}.isdisjoint(materialized)
-    assert {t: read_table(duckdb_warehouse, t) for t in STAR_TABLES} == before
+    assert {t: read_table(built_duckdb_copy, t) for t in STAR_TABLES} == before
 
 
 NARROWED = sorted(rule_id for rule_id, rule in RULE_BY_ID.items() if rule.narrow)
 
 
 @pytest.mark.parametrize("rule_id", NARROWED)
-def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(rule_id, built_copy):
+def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(
+    rule_id, built_duckdb_copy
+):
     # The built warehouse was loaded in one batch: what that load touched is every row.
     statements, _expected = BREAKS[rule_id]
-    with built_copy.session() as session:
+    with built_duckdb_copy.session() as session:
         for statement in statements:
             session.execute(statement)
         rule = RULE_BY_ID[rule_id]

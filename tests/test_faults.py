@@ -45,21 +45,20 @@ from tests.support import (
 
 
 def test_killed_in_the_middle_of_a_staging_load_postgres(
-    postgres_warehouse, lake_dir, tmp_path, blocker
+    built_postgres, lake_dir, tmp_path, blocker
 ):
-    run_graph(postgres_warehouse, lake_dir)  # creates the tables
     changed = sorted((lake_dir / "log_data").rglob("*.json"))[0]
     changed_key = changed.relative_to(lake_dir).as_posix()
     first_line = changed.read_text(encoding="utf-8").splitlines()[0]
     changed.write_text(changed.read_text(encoding="utf-8") + first_line + "\n", encoding="utf-8")
-    staged_before = read_table(postgres_warehouse, "staging_events")
+    staged_before = read_table(built_postgres, "staging_events")
     with blocker.cursor() as cur:  # the load replaces the object's rows, then waits on its
         cur.execute(  # manifest row: the kill lands with the new rows written, not committed
             "SELECT * FROM load_manifest WHERE object_key = %s FOR UPDATE", (changed_key,)
         )
-    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
-    wait_for_blocked(postgres_warehouse.database, "DELETE FROM load_manifest", process)
-    with contextlib.closing(connect_to(postgres_warehouse.database)) as con:
+    process = start_cli(cli_env(built_postgres, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(built_postgres.database, "DELETE FROM load_manifest", process)
+    with contextlib.closing(connect_to(built_postgres.database)) as con:
         with con.cursor() as cur:  # the run has written staging rows: INSERT's lock is held
             cur.execute(
                 "SELECT COUNT(*) FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid) "
@@ -70,28 +69,25 @@ def test_killed_in_the_middle_of_a_staging_load_postgres(
     kill_hard(process)
     blocker.rollback()
 
-    assert read_table(postgres_warehouse, "staging_events") == staged_before
+    assert read_table(built_postgres, "staging_events") == staged_before
 
-    run_graph(postgres_warehouse, lake_dir)
-    assert_matches_reference(postgres_warehouse, lake_dir)
+    run_graph(built_postgres, lake_dir)
+    assert_matches_reference(built_postgres, lake_dir)
 
 
-def test_killed_in_the_middle_of_a_star_merge_postgres(
-    postgres_warehouse, lake_dir, tmp_path, blocker
-):
-    run_graph(postgres_warehouse, lake_dir)
+def test_killed_in_the_middle_of_a_star_merge_postgres(built_postgres, lake_dir, tmp_path, blocker):
     add_day(lake_dir, 4)
-    songplays_before = read_table(postgres_warehouse, "songplays")
+    songplays_before = read_table(built_postgres, "songplays")
     with blocker.cursor() as cur:  # songplays merges, then waits to move its watermark
         cur.execute("SELECT * FROM load_state WHERE consumer = 'songplays' FOR UPDATE")
-    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
-    wait_for_blocked(postgres_warehouse.database, "DELETE FROM load_state", process)
+    process = start_cli(cli_env(built_postgres, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(built_postgres.database, "DELETE FROM load_state", process)
     kill_hard(process)
     blocker.rollback()
 
-    assert read_table(postgres_warehouse, "songplays") == songplays_before  # nothing half-written
-    run_graph(postgres_warehouse, lake_dir)
-    assert_matches_reference(postgres_warehouse, lake_dir)
+    assert read_table(built_postgres, "songplays") == songplays_before  # nothing half-written
+    run_graph(built_postgres, lake_dir)
+    assert_matches_reference(built_postgres, lake_dir)
 
 
 BOOKKEEPING = ("load_manifest", "load_batches", "load_state")
@@ -116,35 +112,34 @@ def killed_while_paused(env: dict, folder, at: str) -> dict:
     return inside
 
 
-def test_killed_inside_an_open_write_transaction_duckdb(duckdb_warehouse, lake_dir, tmp_path):
+def test_killed_inside_an_open_write_transaction_duckdb(built_duckdb_copy, lake_dir, tmp_path):
     """SIGKILL while a run's transaction holds rows it wrote and has not committed (the child
     says so from inside it, see support.install_pause): in a staging load, then in a star merge.
     Every table is as the last commit left it, and the next run completes as a clean one."""
-    run_graph(duckdb_warehouse, lake_dir)
     add_day(lake_dir, 4)  # new work for the killed runs
     tables = (*ALL_TABLES, "staging_rejects", *BOOKKEEPING)
-    before = rows_of(duckdb_warehouse, tables)
-    env = cli_env(duckdb_warehouse, lake_dir, tmp_path / "home")
+    before = rows_of(built_duckdb_copy, tables)
+    env = cli_env(built_duckdb_copy, lake_dir, tmp_path / "home")
 
     # The staging load is the run's first write: nothing of the run is left.
     inside = killed_while_paused(env, tmp_path, "stage:staging_events")
     assert inside["rows_in_transaction"] > len(before["staging_events"])  # written, uncommitted
-    assert rows_of(duckdb_warehouse, tables) == before
+    assert rows_of(built_duckdb_copy, tables) == before
 
     # The songplays merge runs after staging and the dimensions committed: those stay, the
     # merge and its watermark are gone.
     inside = killed_while_paused(env, tmp_path, "merge:songplays")
     assert inside["rows_in_transaction"] > len(before["songplays"])
-    after = rows_of(duckdb_warehouse, tables)
+    after = rows_of(built_duckdb_copy, tables)
     assert after["songplays"] == before["songplays"]
     state = [r for r in after["load_state"] if r[0] == "songplays"]
     assert state and state == [r for r in before["load_state"] if r[0] == "songplays"]
     expected = compute(lake_dir)
     for table in ("staging_events", "users", "time"):
-        assert read_table(duckdb_warehouse, table) == in_order(getattr(expected, table)), table
+        assert read_table(built_duckdb_copy, table) == in_order(getattr(expected, table)), table
 
-    run_graph(duckdb_warehouse, lake_dir)
-    assert_matches_reference(duckdb_warehouse, lake_dir)
+    run_graph(built_duckdb_copy, lake_dir)
+    assert_matches_reference(built_duckdb_copy, lake_dir)
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "postgres"])
@@ -290,22 +285,19 @@ def test_hostile_input_is_rejected_or_loaded_by_the_rules_and_the_run_goes_on(wa
     assert ("*.json", 1) not in reasons
 
 
-def test_postgres_restarted_during_a_run_is_retried(
-    postgres_warehouse, lake_dir, tmp_path, blocker
-):
+def test_postgres_restarted_during_a_run_is_retried(built_postgres, lake_dir, tmp_path, blocker):
     """The server goes away mid-run; the step's retry reconnects and the run completes."""
     if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
         pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster (as in CI)")
-    run_graph(postgres_warehouse, lake_dir)
     add_day(lake_dir, 4)
     with blocker.cursor() as cur:  # hold the run inside its first load's transaction
         cur.execute("LOCK TABLE load_batches IN EXCLUSIVE MODE")
-    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
-    wait_for_blocked(postgres_warehouse.database, "LOCK TABLE", process)
+    process = start_cli(cli_env(built_postgres, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(built_postgres.database, "LOCK TABLE", process)
     subprocess.run(["pg_ctlcluster", "15", "main", "restart"], check=True, timeout=120)
     assert process.wait(timeout=300) == 0, output_of(process)
     assert "RETRY" in output_of(process) or "retry" in process.log_path.read_text()
-    assert_matches_reference(postgres_warehouse, lake_dir)
+    assert_matches_reference(built_postgres, lake_dir)
 
 
 def test_unreachable_host_and_wrong_password_say_what_to_fix_and_keep_the_secret(
@@ -325,21 +317,22 @@ def test_unreachable_host_and_wrong_password_say_what_to_fix_and_keep_the_secret
         assert secret not in message and secret not in repr(error.value.__cause__)
 
 
-def test_lake_without_log_data_stops_before_any_table_changes(duckdb_warehouse, lake_dir, tmp_path):
-    run_graph(duckdb_warehouse, lake_dir)
-    before = {t: read_table(duckdb_warehouse, t) for t in ("staging_events", *STAR_TABLES)}
+def test_lake_without_log_data_stops_before_any_table_changes(
+    built_duckdb_copy, lake_dir, tmp_path
+):
+    before = {t: read_table(built_duckdb_copy, t) for t in ("staging_events", *STAR_TABLES)}
     songs_only = tmp_path / "songs_only"
     shutil.copytree(lake_dir / "song_data", songs_only / "song_data")
     result = materialize(
         [*ALL_ASSETS, *build_checks()],
-        resources={"warehouse": duckdb_warehouse, "lake": Lake(url=str(songs_only))},
+        resources={"warehouse": built_duckdb_copy, "lake": Lake(url=str(songs_only))},
         raise_on_error=False,
     )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "has nothing under 'log_data/'" in failure.event_specific_data.error.message
     assert failure.step_key == "staging_events"
-    assert {t: read_table(duckdb_warehouse, t) for t in before} == before
+    assert {t: read_table(built_duckdb_copy, t) for t in before} == before
 
 
 def test_missing_bucket_says_so(s3_endpoint, aws_credentials):

@@ -84,8 +84,8 @@ def test_lineage_names_real_columns_of_the_assets_upstream(table, built_duckdb):
             assert dep.column_name in columns[source], (column, source, dep.column_name)
 
 
-def test_table_metadata_adds_this_runs_counts(built_copy):
-    with built_copy.session() as session:
+def test_table_metadata_adds_this_runs_counts(built_duckdb_copy):
+    with built_duckdb_copy.session() as session:
         metadata = table_metadata(session, "songs", rows_added=3, rows_changed=1)
         assert metadata["dagster/row_count"].value == session.count("songs")
     assert set(metadata) == {

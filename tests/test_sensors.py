@@ -211,13 +211,12 @@ def test_folder_markers_empty_and_non_json_objects_are_not_data(
         assert songs.requested == {"song_data/A/A/A/TRAAA0000000001.json"}
 
 
-def test_sensors_work_on_a_folder_lake(lake_dir, duckdb_warehouse):
+def test_sensors_work_on_a_folder_lake(lake_dir, built_duckdb_copy):
     """What `dagster dev` shows on the embedded default when the generator writes a new day."""
-    run_graph(duckdb_warehouse, lake_dir)
     lake = Lake(url=str(lake_dir))
     with DagsterInstance.ephemeral() as instance:
-        events = Ticker("log_data_sensor", instance, duckdb_warehouse, lake)
-        songs = Ticker("song_data_sensor", instance, duckdb_warehouse, lake)
+        events = Ticker("log_data_sensor", instance, built_duckdb_copy, lake)
+        songs = Ticker("song_data_sensor", instance, built_duckdb_copy, lake)
         assert events.tick() == [] and songs.tick() == []
         day = add_day(lake_dir, 4, SMALL)
         (request,) = events.tick()
