@@ -1,4 +1,6 @@
-"""Shared fixtures: generated lakes, a DuckDB file per test, a PostgreSQL database per test.
+"""Shared fixtures: generated lakes, a DuckDB file per test, a PostgreSQL database per test, an S3
+server, and warehouses that hold one run of the graph, built once and copied. Helpers that are not fixtures
+are in support.py.
 
 PostgreSQL tests skip with the reason when no server answers, unless SPARKIFY_REQUIRE_SERVICES=1
 (CI sets it), where they fail instead. The server is found through SPARKIFY_TEST_DB_HOST, _PORT,
@@ -8,43 +10,43 @@ the user needs CREATEDB: each test gets a database of its own.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
-import psycopg2
+import boto3
 import pytest
-from dagster import materialize
 
-from sparkify_assets import sql_files
-from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
-from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.generate import generate_lake
 from sparkify_assets.resources.engines.base import Warehouse
 from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
-from sparkify_assets.resources.lake import Lake
+from tests.s3_server import FAKE_CREDENTIALS, FOREIGN_SETTINGS, MOTO_SERVER, moto_server
+from tests.support import (
+    LAKE_SIZE,
+    MANY,
+    PG,
+    STAR_TABLES,
+    admin_connection,
+    connect_to,
+    create_database,
+    drop_database,
+    put,
+    read_table,
+    run_graph,
+)
 
-REQUIRE_SERVICES = os.environ.get("SPARKIFY_REQUIRE_SERVICES") == "1"
-PG = {
-    "host": os.environ.get("SPARKIFY_TEST_DB_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("SPARKIFY_TEST_DB_PORT", "5432")),
-    "user": os.environ.get("SPARKIFY_TEST_DB_USER", "sparkify_test"),
-    # Distinct from every name, so a test can tell it never leaks into a log.
-    "password": os.environ.get("SPARKIFY_TEST_DB_PASSWORD", "sparkify-test-pw"),
-}
-# Small but with every quirk: 3 days of events, a catalogue some plays match.
-LAKE_SIZE = {"songs": 80, "users": 25, "days": 3, "events_per_day": 400, "seed": 7}
-STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
+# tests/redshift_standin/fixtures.py and tests/test_engines_redshift.py still import these helpers
+# from here; they live in support.py.
+_admin_connection = admin_connection
+__all__ = ["PG", "STAR_TABLES", "_admin_connection", "drop_database", "read_table", "run_graph"]
 
 
-def service_unavailable(reason: str) -> None:
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (SPARKIFY_REQUIRE_SERVICES=1, so this is a failure)")
-    pytest.skip(reason)
+# --- lakes -------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -62,48 +64,22 @@ def lake_dir(lake_template, tmp_path) -> Path:
     return path
 
 
+# --- warehouses --------------------------------------------------------------------------------
+
+
 @pytest.fixture
 def duckdb_warehouse(tmp_path) -> Warehouse:
     return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
 
 
-def _admin_connection():
-    try:
-        con = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
-    except psycopg2.OperationalError as exc:
-        service_unavailable(
-            f"no PostgreSQL server reachable at {PG['host']}:{PG['port']} as {PG['user']}: "
-            f"{str(exc).strip().splitlines()[0]}"
-        )
-    con.autocommit = True
-    return con
-
-
 @pytest.fixture
-def postgres_warehouse() -> Warehouse:
+def postgres_warehouse() -> Iterator[Warehouse]:
     """A Warehouse on a fresh PostgreSQL database, dropped after the test."""
-    name = f"sparkify_test_{uuid.uuid4().hex[:12]}"
-    with contextlib.closing(_admin_connection()) as admin, admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+    name = create_database()
     try:
         yield PostgresWarehouse(database=name, **PG)
     finally:
         drop_database(name)
-
-
-def drop_database(name: str, attempts: int = 10) -> None:
-    """Drop a test database. FORCE ends its sessions, but not an autovacuum worker (a superuser
-    process a non-superuser may not end): wait for it to finish, a second or so."""
-    for attempt in range(attempts):
-        # A new connection each time: the test may have restarted the server.
-        with contextlib.closing(_admin_connection()) as admin, admin.cursor() as cur:
-            try:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                return
-            except psycopg2.errors.InsufficientPrivilege:
-                if attempt == attempts - 1:
-                    raise
-        time.sleep(1)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -112,47 +88,119 @@ def warehouse(request) -> Warehouse:
     return request.getfixturevalue(f"{request.param}_warehouse")
 
 
-def run_graph(
-    warehouse: Warehouse,
-    lake: str | Path,
-    full_refresh: bool = False,
-    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
-    **lake_options,
-):
-    """Materialize the whole graph with its checks in process; return the run's result."""
-    run_config = None
-    if full_refresh:
-        tables = ("staging_events", "staging_songs", *STAR_TABLES)
-        run_config = {"ops": {t: {"config": {"full_refresh": True}} for t in tables}}
-    result = materialize(
-        [*ALL_ASSETS, *build_checks(max_reject_rate)],
-        resources={"warehouse": warehouse, "lake": Lake(url=str(lake), **lake_options)},
-        run_config=run_config,
+# --- warehouses that hold the whole graph already -----------------------------------------------
+#
+# What one run of the graph on the template lake builds, made once per session and copied for
+# each test: a test whose subject is what happens after a first load starts from a copy (with
+# `lake_dir`, whose objects have the template's versions) instead of loading again.
+
+
+@pytest.fixture(scope="session")
+def built_duckdb(lake_template, tmp_path_factory) -> SimpleNamespace:
+    """The graph materialized once on the template lake into a DuckDB file, for tests that only
+    read it or copy it: `path` and the run's `result`. Never write to `path`."""
+    path = tmp_path_factory.mktemp("built") / "built.duckdb"
+    result = run_graph(DuckDBWarehouse(path=str(path)), lake_template)
+    return SimpleNamespace(path=path, result=result)
+
+
+@pytest.fixture
+def built_duckdb_copy(built_duckdb, tmp_path) -> Warehouse:
+    """A private copy of `built_duckdb`'s warehouse, free to change."""
+    copy = tmp_path / "built-copy.duckdb"
+    shutil.copy(built_duckdb.path, copy)
+    return DuckDBWarehouse(path=str(copy))
+
+
+@pytest.fixture(scope="session")
+def built_postgres_template(lake_template) -> Iterator[str]:
+    """A PostgreSQL database with the graph materialized once on the template lake: only ever
+    copied (CREATE DATABASE ... TEMPLATE), never connected to by a test."""
+    name = create_database()
+    try:
+        run_graph(PostgresWarehouse(database=name, **PG), lake_template)
+        yield name
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture
+def built_postgres(built_postgres_template) -> Iterator[Warehouse]:
+    """A private copy of `built_postgres_template`, dropped after the test."""
+    name = create_database(template=built_postgres_template)
+    try:
+        yield PostgresWarehouse(database=name, **PG)
+    finally:
+        drop_database(name)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def built_warehouse(request) -> Warehouse:
+    """Each local engine in turn, holding what one run of the graph on `lake_dir` builds."""
+    copies = {"duckdb": "built_duckdb_copy", "postgres": "built_postgres"}
+    return request.getfixturevalue(copies[request.param])
+
+
+@pytest.fixture
+def blocker(built_postgres):
+    """A second connection to `built_postgres`, to hold locks a run will wait on."""
+    con = connect_to(built_postgres.database)
+    yield con
+    con.close()
+
+
+# --- S3 (moto's server mode, see s3_server.py) -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The endpoint URL of one moto server shared by the session's tests."""
+    if not MOTO_SERVER.exists():
+        pytest.fail(f"{MOTO_SERVER} is missing: install the dev extras (moto[server])")
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch) -> None:
+    """Fake credentials for this test only, and nothing pointing boto3 elsewhere."""
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    for name in FOREIGN_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture
+def s3_client(s3_endpoint, aws_credentials):
+    return boto3.client("s3", endpoint_url=s3_endpoint)
+
+
+@pytest.fixture
+def s3_lake(s3_client) -> str:
+    """A fresh bucket of its own for the test: the lake's URL, `s3://<bucket>/raw`."""
+    bucket = f"lake-{uuid.uuid4().hex[:16]}"
+    s3_client.create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/raw"
+
+
+@pytest.fixture(scope="session")
+def many_keys(s3_endpoint) -> tuple[str, list[str]]:
+    """A lake of MANY song keys in a bucket of its own (filled once, about 30 s): its URL and raw
+    keys, sorted, with a folder marker and a non-JSON key among them. A test that changes it puts
+    it back as it was."""
+    keys = [f"song_data/{chr(65 + i % 26)}/TR{i:07d}.json" for i in range(MANY)]
+    keys += ["song_data/", "song_data/B/notes.txt"]  # listed, but not data
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
-    assert result.success
-    return result
-
-
-def in_order(rows) -> list[tuple]:
-    """Rows sorted the same way whatever engine or computation produced them (NULLs last)."""
-    return sorted(
-        (tuple(r) for r in rows), key=lambda r: tuple((v is None, 0 if v is None else v) for v in r)
-    )
-
-
-def read_table(warehouse: Warehouse, table: str) -> list[tuple]:
-    """Every row of `table`, without the load bookkeeping column, in `in_order`."""
-    names = [c.name for c in sql_files.columns(table) if c.name != "load_batch"]
-    columns = ", ".join(f'"{n}"' for n in names)
-    with warehouse.session() as session:
-        return in_order(session.query_text(f'SELECT {columns} FROM "{table}"')[1])
-
-
-def metadata_of(result, asset: str) -> dict:
-    """The metadata values of one asset's materialization in a run."""
-    (event,) = [
-        e.materialization
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == asset
-    ]
-    return {k: v.value for k, v in event.metadata.items()}
+    client.create_bucket(Bucket="many-keys")
+    bodies = {k: b"" if k.endswith("/") else b'{"song_id": "x"}' for k in keys}
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: put(client, "s3://many-keys/raw", k, bodies[k]), keys))
+    return "s3://many-keys/raw", sorted(keys)

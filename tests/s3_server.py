@@ -1,28 +1,25 @@
 """A real S3 endpoint for tests: moto's server mode in a subprocess on a loopback port.
 
 Real HTTP and a real boto3 client, so pagination, StartAfter and ETags behave as they do against
-S3 (moto's in-process mock would patch boto3 instead). Test modules use it with
-`pytest_plugins = ("tests.s3_server",)`; the benchmark uses `moto_server()` directly.
+S3 (moto's in-process mock would patch boto3 instead). The fixtures on it (`s3_endpoint`,
+`aws_credentials`, `s3_client`, `s3_lake`) are in conftest.py; the benchmark uses `moto_server()`
+directly.
 
 The fake credentials are set only for the tests that ask for them (`aws_credentials`, through
 monkeypatch), never for the whole session.
 """
 
 import contextlib
-import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
-import pytest
+from tests.support import free_port
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 FAKE_CREDENTIALS = {
@@ -33,12 +30,6 @@ FAKE_CREDENTIALS = {
 }
 # Settings that would point boto3 somewhere else than the test server.
 FOREIGN_SETTINGS = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers(endpoint: str) -> bool:
@@ -87,36 +78,3 @@ def moto_server(timeout: float = 30.0) -> Iterator[str]:
                 _stop(process)
         log.seek(0)
         raise RuntimeError(f"moto_server would not start:\n{log.read().decode()[-2000:]}")
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """The endpoint URL of one moto server shared by the session's tests."""
-    if not MOTO_SERVER.exists():
-        pytest.fail(f"{MOTO_SERVER} is missing: install the dev extras (moto[server])")
-    with moto_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def aws_credentials(monkeypatch) -> None:
-    """Fake credentials for this test only, and nothing pointing boto3 elsewhere."""
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    for name in FOREIGN_SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-
-
-@pytest.fixture
-def s3_client(s3_endpoint, aws_credentials):
-    return boto3.client("s3", endpoint_url=s3_endpoint)
-
-
-@pytest.fixture
-def s3_lake(s3_client) -> str:
-    """A fresh bucket of its own for the test: the lake's URL, `s3://<bucket>/raw`."""
-    bucket = f"lake-{uuid.uuid4().hex[:16]}"
-    s3_client.create_bucket(Bucket=bucket)
-    return f"s3://{bucket}/raw"

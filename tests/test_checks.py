@@ -1,8 +1,6 @@
 """Asset checks: each rule passes on good data and fails on crafted bad data with the right count
 and keys; a failing blocking check stops what is built below it."""
 
-import shutil
-
 import pytest
 from dagster import AssetCheckSeverity, AssetSelection, materialize
 
@@ -15,9 +13,8 @@ from sparkify_assets.checks import (
     rule_parameters,
 )
 from sparkify_assets.definitions import ALL_ASSETS
-from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.lake import Lake
-from tests.conftest import STAR_TABLES, read_table, run_graph
+from tests.support import STAR_TABLES, read_table, run_graph
 
 PARAMETERS = rule_parameters(max_reject_rate=0.01)
 EVENTS_KEY = "(SELECT MIN(object_key) FROM load_manifest WHERE table_name = 'staging_events')"
@@ -152,28 +149,17 @@ def test_every_rule_has_a_bad_case():
     assert set(BREAKS) == set(RULE_BY_ID)
 
 
-@pytest.fixture(scope="module")
-def good_warehouse_file(lake_template, tmp_path_factory):
-    path = tmp_path_factory.mktemp("checks") / "good.duckdb"
-    run_graph(DuckDBWarehouse(path=str(path)), lake_template)
-    return path
-
-
-def test_every_rule_passes_on_a_generated_lake_with_all_quirks(good_warehouse_file, tmp_path):
-    copy = tmp_path / "w.duckdb"
-    shutil.copy(good_warehouse_file, copy)
-    with DuckDBWarehouse(path=str(copy)).session() as session:
+def test_every_rule_passes_on_a_generated_lake_with_all_quirks(built_duckdb_copy):
+    with built_duckdb_copy.session() as session:
         for rule in RULES:
             failing, _header, sample = evaluate(session, rule, PARAMETERS)
             assert failing == 0, (rule, sample)
 
 
 @pytest.mark.parametrize("rule_id", sorted(BREAKS))
-def test_rule_fails_on_bad_data_with_count_and_keys(rule_id, good_warehouse_file, tmp_path):
-    copy = tmp_path / "w.duckdb"
-    shutil.copy(good_warehouse_file, copy)
+def test_rule_fails_on_bad_data_with_count_and_keys(rule_id, built_duckdb_copy):
     statements, expected_query = BREAKS[rule_id]
-    with DuckDBWarehouse(path=str(copy)).session() as session:
+    with built_duckdb_copy.session() as session:
         expected = sorted(str(row[0]) for row in session.query_text(expected_query)[1])
         assert expected, "the case must pick real rows"
         for statement in statements:
@@ -190,9 +176,10 @@ def test_all_checks_pass_through_dagster_on_every_engine(warehouse, lake_templat
     assert [e.check_name for e in evaluations if not e.passed] == []
 
 
-def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(duckdb_warehouse, lake_dir):
-    run_graph(duckdb_warehouse, lake_dir)
-    before = {t: read_table(duckdb_warehouse, t) for t in STAR_TABLES}
+def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(
+    built_duckdb_copy, lake_dir
+):
+    before = {t: read_table(built_duckdb_copy, t) for t in STAR_TABLES}
     day = sorted((lake_dir / "log_data").rglob("*.json"))[-1]
     good = day.read_text(encoding="utf-8").splitlines()
     broken = [line.replace('"ts":', '"ts": "soon", "x":', 1) for line in good[::3]]
@@ -200,7 +187,7 @@ def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(duckdb_w
 
     result = materialize(
         [*ALL_ASSETS, *build_checks()],
-        resources={"warehouse": duckdb_warehouse, "lake": Lake(url=str(lake_dir))},
+        resources={"warehouse": built_duckdb_copy, "lake": Lake(url=str(lake_dir))},
         raise_on_error=False,
     )
     assert not result.success
@@ -212,7 +199,7 @@ def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(duckdb_w
     assert failed == {("staging_events", "reject_rate")}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"users", "time", "songplays"}.isdisjoint(materialized)
-    assert {t: read_table(duckdb_warehouse, t) for t in STAR_TABLES} == before
+    assert {t: read_table(built_duckdb_copy, t) for t in STAR_TABLES} == before
 
 
 NARROWED = sorted(rule_id for rule_id, rule in RULE_BY_ID.items() if rule.narrow)
@@ -220,13 +207,11 @@ NARROWED = sorted(rule_id for rule_id, rule in RULE_BY_ID.items() if rule.narrow
 
 @pytest.mark.parametrize("rule_id", NARROWED)
 def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(
-    rule_id, good_warehouse_file, tmp_path
+    rule_id, built_duckdb_copy
 ):
-    # The good warehouse was loaded in one batch: what that load touched is every row.
-    copy = tmp_path / "w.duckdb"
-    shutil.copy(good_warehouse_file, copy)
+    # The built warehouse was loaded in one batch: what that load touched is every row.
     statements, _expected = BREAKS[rule_id]
-    with DuckDBWarehouse(path=str(copy)).session() as session:
+    with built_duckdb_copy.session() as session:
         for statement in statements:
             session.execute(statement)
         rule = RULE_BY_ID[rule_id]

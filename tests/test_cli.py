@@ -6,7 +6,7 @@ import duckdb
 
 from sparkify_assets import sql_files
 from tests.reference import compute
-from tests.test_faults import MATERIALIZE, cli_env
+from tests.support import MATERIALIZE, cli_env
 
 
 def test_dagster_asset_materialize_builds_every_table(lake_dir, duckdb_warehouse, tmp_path):

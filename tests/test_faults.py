@@ -8,123 +8,57 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
-import time
-from pathlib import Path
 
-import psycopg2
 import pytest
-from dagster import materialize
+from dagster import Backoff, materialize
+from dagster._core.instance.config import dagster_instance_config
 
+from sparkify_assets import sql_files
 from sparkify_assets.checks import build_checks
-from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.definitions import ALL_ASSETS, build_definitions
 from sparkify_assets.resources.engines.base import WAREHOUSE_POOL, WarehouseUnavailable
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake, LakeError
-from tests.conftest import PG, STAR_TABLES, read_table, run_graph
 from tests.reference import compute
-from tests.test_graph import add_day, assert_matches_reference
-
-pytest_plugins = ("tests.s3_server",)
-
-DAGSTER = Path(sys.executable).parent / "dagster"
-PRODUCTION_INSTANCE = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
-MATERIALIZE = [
-    str(DAGSTER),
-    "asset",
-    "materialize",
-    "-m",
-    "sparkify_assets.definitions",
-    "--select",
-    "*",
-]
-
-
-def cli_env(warehouse, lake_dir, home: Path) -> dict:
-    home.mkdir(exist_ok=True)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "SPARKIFY_LAKE": str(lake_dir)}
-    if warehouse.engine == "duckdb":
-        env |= {"SPARKIFY_WAREHOUSE": "duckdb", "SPARKIFY_DUCKDB_PATH": warehouse.path}
-    else:
-        env |= {
-            "SPARKIFY_WAREHOUSE": "postgres",
-            "SPARKIFY_DB_HOST": warehouse.host,
-            "SPARKIFY_DB_PORT": str(warehouse.port),
-            "SPARKIFY_DB_NAME": warehouse.database,
-            "SPARKIFY_DB_USER": warehouse.user,
-            "SPARKIFY_DB_PASSWORD": warehouse.password,
-        }
-    return env
-
-
-def start_cli(env, cwd: Path) -> subprocess.Popen:
-    """The CLI in its own process group, its output in a file (a full pipe would stall it)."""
-    log = (cwd / f"cli-{time.monotonic_ns()}.log").open("wb")
-    process = subprocess.Popen(
-        MATERIALIZE, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    process.log_path = Path(log.name)
-    return process
-
-
-def output_of(process) -> str:
-    return process.log_path.read_text(errors="replace")[-3000:]
-
-
-def kill_hard(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-
-
-def wait_for_blocked(database: str, statement_start: str, process, timeout=60.0) -> None:
-    """Wait until the run's connection waits on our lock inside `statement_start...`."""
-    deadline = time.monotonic() + timeout
-    # Its own autocommit connection: within a transaction, pg_stat_activity stays a snapshot.
-    con = psycopg2.connect(dbname=database, **PG)
-    con.autocommit = True
-    with contextlib.closing(con), con.cursor() as cur:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, output_of(process)
-            cur.execute(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND application_name = 'sparkify_assets' AND ltrim(query) LIKE %s",
-                (f"%{statement_start}%",),
-            )
-            if cur.fetchone()[0]:
-                return
-            time.sleep(0.05)
-        cur.execute(
-            "SELECT application_name, state, wait_event_type, left(query, 120) FROM pg_stat_activity"
-        )
-        seen = cur.fetchall()
-    raise AssertionError(f"the run never reached {statement_start!r}: {seen}")
-
-
-@pytest.fixture
-def blocker(postgres_warehouse):
-    """A second connection to the test database, to hold locks the run will wait on."""
-    con = psycopg2.connect(dbname=postgres_warehouse.database, **PG)
-    yield con
-    con.close()
+from tests.support import (
+    ALL_TABLES,
+    DAGSTER,
+    PG,
+    PRODUCTION_INSTANCE,
+    STAR_TABLES,
+    add_day,
+    assert_matches_reference,
+    cli_env,
+    connect_to,
+    free_port,
+    in_order,
+    kill_hard,
+    output_of,
+    paused_env,
+    read_table,
+    run_graph,
+    start_cli,
+    wait_for_blocked,
+    wait_for_marker,
+)
 
 
 def test_killed_in_the_middle_of_a_staging_load_postgres(
-    postgres_warehouse, lake_dir, tmp_path, blocker
+    built_postgres, lake_dir, tmp_path, blocker
 ):
-    run_graph(postgres_warehouse, lake_dir)  # creates the tables
     changed = sorted((lake_dir / "log_data").rglob("*.json"))[0]
     changed_key = changed.relative_to(lake_dir).as_posix()
     first_line = changed.read_text(encoding="utf-8").splitlines()[0]
     changed.write_text(changed.read_text(encoding="utf-8") + first_line + "\n", encoding="utf-8")
-    staged_before = read_table(postgres_warehouse, "staging_events")
+    staged_before = read_table(built_postgres, "staging_events")
     with blocker.cursor() as cur:  # the load replaces the object's rows, then waits on its
         cur.execute(  # manifest row: the kill lands with the new rows written, not committed
             "SELECT * FROM load_manifest WHERE object_key = %s FOR UPDATE", (changed_key,)
         )
-    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
-    wait_for_blocked(postgres_warehouse.database, "DELETE FROM load_manifest", process)
-    with contextlib.closing(psycopg2.connect(dbname=postgres_warehouse.database, **PG)) as con:
+    process = start_cli(cli_env(built_postgres, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(built_postgres.database, "DELETE FROM load_manifest", process)
+    with contextlib.closing(connect_to(built_postgres.database)) as con:
         with con.cursor() as cur:  # the run has written staging rows: INSERT's lock is held
             cur.execute(
                 "SELECT COUNT(*) FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid) "
@@ -135,41 +69,77 @@ def test_killed_in_the_middle_of_a_staging_load_postgres(
     kill_hard(process)
     blocker.rollback()
 
-    assert read_table(postgres_warehouse, "staging_events") == staged_before
+    assert read_table(built_postgres, "staging_events") == staged_before
 
-    run_graph(postgres_warehouse, lake_dir)
-    assert_matches_reference(postgres_warehouse, lake_dir)
+    run_graph(built_postgres, lake_dir)
+    assert_matches_reference(built_postgres, lake_dir)
 
 
-def test_killed_in_the_middle_of_a_star_merge_postgres(
-    postgres_warehouse, lake_dir, tmp_path, blocker
-):
-    run_graph(postgres_warehouse, lake_dir)
+def test_killed_in_the_middle_of_a_star_merge_postgres(built_postgres, lake_dir, tmp_path, blocker):
     add_day(lake_dir, 4)
-    songplays_before = read_table(postgres_warehouse, "songplays")
+    songplays_before = read_table(built_postgres, "songplays")
     with blocker.cursor() as cur:  # songplays merges, then waits to move its watermark
         cur.execute("SELECT * FROM load_state WHERE consumer = 'songplays' FOR UPDATE")
-    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
-    wait_for_blocked(postgres_warehouse.database, "DELETE FROM load_state", process)
+    process = start_cli(cli_env(built_postgres, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(built_postgres.database, "DELETE FROM load_state", process)
     kill_hard(process)
     blocker.rollback()
 
-    assert read_table(postgres_warehouse, "songplays") == songplays_before  # nothing half-written
-    run_graph(postgres_warehouse, lake_dir)
-    assert_matches_reference(postgres_warehouse, lake_dir)
+    assert read_table(built_postgres, "songplays") == songplays_before  # nothing half-written
+    run_graph(built_postgres, lake_dir)
+    assert_matches_reference(built_postgres, lake_dir)
 
 
-def test_killed_at_any_moment_duckdb(duckdb_warehouse, lake_dir, tmp_path):
-    """SIGKILL at several points of runs on DuckDB; the next run completes as a clean one."""
-    env = cli_env(duckdb_warehouse, lake_dir, tmp_path / "home")
-    for delay in (2.0, 3.0, 4.0):
-        process = start_cli(env, tmp_path)
-        time.sleep(delay)
-        if process.poll() is None:
-            kill_hard(process)
-        add_day(lake_dir, 4 + int(delay))  # the next attempt has new work to be killed in
-    run_graph(duckdb_warehouse, lake_dir)
-    assert_matches_reference(duckdb_warehouse, lake_dir)
+BOOKKEEPING = ("load_manifest", "load_batches", "load_state")
+
+
+def rows_of(warehouse, tables) -> dict[str, list[tuple]]:
+    """Every row of each table, every column (load batches and times too)."""
+    with warehouse.session() as session:
+        return {t: in_order(session.query_text(f'SELECT * FROM "{t}"')[1]) for t in tables}
+
+
+def killed_while_paused(env: dict, folder, at: str) -> dict:
+    """Run the CLI until it pauses `at`, inside its open transaction; SIGKILL it there. Return
+    what it reported from inside the transaction."""
+    env, marker = paused_env(env, folder, at)
+    process = start_cli(env, folder)
+    try:
+        inside = wait_for_marker(marker, process)
+    finally:
+        kill_hard(process)
+    assert process.returncode == -signal.SIGKILL
+    return inside
+
+
+def test_killed_inside_an_open_write_transaction_duckdb(built_duckdb_copy, lake_dir, tmp_path):
+    """SIGKILL while a run's transaction holds rows it wrote and has not committed (the child
+    says so from inside it, see support.install_pause): in a staging load, then in a star merge.
+    Every table is as the last commit left it, and the next run completes as a clean one."""
+    add_day(lake_dir, 4)  # new work for the killed runs
+    tables = (*ALL_TABLES, "staging_rejects", *BOOKKEEPING)
+    before = rows_of(built_duckdb_copy, tables)
+    env = cli_env(built_duckdb_copy, lake_dir, tmp_path / "home")
+
+    # The staging load is the run's first write: nothing of the run is left.
+    inside = killed_while_paused(env, tmp_path, "stage:staging_events")
+    assert inside["rows_in_transaction"] > len(before["staging_events"])  # written, uncommitted
+    assert rows_of(built_duckdb_copy, tables) == before
+
+    # The songplays merge runs after staging and the dimensions committed: those stay, the
+    # merge and its watermark are gone.
+    inside = killed_while_paused(env, tmp_path, "merge:songplays")
+    assert inside["rows_in_transaction"] > len(before["songplays"])
+    after = rows_of(built_duckdb_copy, tables)
+    assert after["songplays"] == before["songplays"]
+    state = [r for r in after["load_state"] if r[0] == "songplays"]
+    assert state and state == [r for r in before["load_state"] if r[0] == "songplays"]
+    expected = compute(lake_dir)
+    for table in ("staging_events", "users", "time"):
+        assert read_table(built_duckdb_copy, table) == in_order(getattr(expected, table)), table
+
+    run_graph(built_duckdb_copy, lake_dir)
+    assert_matches_reference(built_duckdb_copy, lake_dir)
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "postgres"])
@@ -201,7 +171,78 @@ def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
     expected = compute(lake_dir)
     for table in STAR_TABLES:
         assert len(read_table(warehouse, table)) == len(getattr(expected, table))
-    assert "pool" in (home / "dagster.yaml").read_text()
+    assert_warehouse_steps_took_turns(postgres_warehouse.database)
+
+
+def warehouse_steps() -> set[str]:
+    """The step of every asset and asset check that works in the warehouse."""
+    defs = build_definitions({})
+    return {
+        d.node_def.name
+        for d in [*defs.assets, *defs.asset_checks]
+        if "warehouse" in d.required_resource_keys
+    }
+
+
+def assert_warehouse_steps_took_turns(storage_database: str) -> None:
+    """In the instance's event log: both runs ran every warehouse step, and no two warehouse
+    steps of different runs were ever running at the same moment (the pool's one slot)."""
+    with contextlib.closing(connect_to(storage_database)) as con, con.cursor() as cur:
+        cur.execute(
+            "SELECT run_id, step_key, dagster_event_type, timestamp FROM event_logs "
+            "WHERE dagster_event_type IN ('STEP_START', 'STEP_SUCCESS') ORDER BY id"
+        )
+        events = cur.fetchall()
+    spans: dict[tuple[str, str], list] = {}
+    for run_id, step, kind, at in events:
+        spans.setdefault((run_id, step), [None, None])[kind == "STEP_SUCCESS"] = at
+    steps = warehouse_steps()
+    spans = {key: span for key, span in spans.items() if key[1] in steps}
+    runs = {run_id for run_id, _ in spans}
+    assert len(runs) == 2
+    for run_id in runs:
+        assert {step for r, step in spans if r == run_id} == steps
+    assert all(start is not None and end is not None for start, end in spans.values())
+    for (run_a, step_a), (start_a, end_a) in spans.items():
+        for (run_b, step_b), (start_b, end_b) in spans.items():
+            if run_a < run_b:
+                assert end_a <= start_b or end_b <= start_a, (step_a, step_b)
+
+
+def test_production_instance_queues_runs_and_pools_every_warehouse_step():
+    """deploy/dagster.yaml, read and checked as Dagster reads it: runs wait in a queue that starts
+    one at a time, and every pool (the `warehouse` pool too) has one slot, claimed per step inside
+    the run, so runs started outside the queue (`dagster asset materialize`) take turns too."""
+    config, _ = dagster_instance_config(str(PRODUCTION_INSTANCE.parent))
+    assert config["run_coordinator"] == {
+        "module": "dagster.core.run_coordinator",
+        "class": "QueuedRunCoordinator",
+    }
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1
+    pools = config["concurrency"]["pools"]
+    assert pools["default_limit"] == 1
+    assert pools.get("granularity", "op") == "op"
+    assert config["storage"]["postgres"]["postgres_db"]["password"] == {
+        "env": "DAGSTER_PG_PASSWORD"
+    }
+
+    # Every asset and check step that works in the warehouse claims a slot of its pool, and
+    # every asset step retries what passes (3 retries, 2 s doubling).
+    defs = build_definitions({})
+    assets = {a.node_def.name: a for a in defs.assets}
+    rule_checks = {c.node_def.name: c for c in defs.asset_checks if c.node_def.pool}
+    assert set(assets) == {*sql_files.TABLE_ASSETS, "analytics_report"}
+    assert set(rule_checks) == {f"{t}_checks" for t in sql_files.TABLE_ASSETS}
+    assert warehouse_steps() == set(assets) | set(rule_checks)
+    for name, step in {**assets, **rule_checks}.items():
+        assert step.node_def.pool == WAREHOUSE_POOL, name
+    for name, asset in assets.items():
+        policy = asset.node_def.retry_policy
+        assert (policy.max_retries, policy.delay, policy.backoff) == (
+            3,
+            2,
+            Backoff.EXPONENTIAL,
+        ), name
 
 
 def test_hostile_input_is_rejected_or_loaded_by_the_rules_and_the_run_goes_on(warehouse, lake_dir):
@@ -244,28 +285,19 @@ def test_hostile_input_is_rejected_or_loaded_by_the_rules_and_the_run_goes_on(wa
     assert ("*.json", 1) not in reasons
 
 
-def test_postgres_restarted_during_a_run_is_retried(
-    postgres_warehouse, lake_dir, tmp_path, blocker
-):
+def test_postgres_restarted_during_a_run_is_retried(built_postgres, lake_dir, tmp_path, blocker):
     """The server goes away mid-run; the step's retry reconnects and the run completes."""
     if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
         pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster (as in CI)")
-    run_graph(postgres_warehouse, lake_dir)
     add_day(lake_dir, 4)
     with blocker.cursor() as cur:  # hold the run inside its first load's transaction
         cur.execute("LOCK TABLE load_batches IN EXCLUSIVE MODE")
-    process = start_cli(cli_env(postgres_warehouse, lake_dir, tmp_path / "home"), tmp_path)
-    wait_for_blocked(postgres_warehouse.database, "LOCK TABLE", process)
+    process = start_cli(cli_env(built_postgres, lake_dir, tmp_path / "home"), tmp_path)
+    wait_for_blocked(built_postgres.database, "LOCK TABLE", process)
     subprocess.run(["pg_ctlcluster", "15", "main", "restart"], check=True, timeout=120)
     assert process.wait(timeout=300) == 0, output_of(process)
     assert "RETRY" in output_of(process) or "retry" in process.log_path.read_text()
-    assert_matches_reference(postgres_warehouse, lake_dir)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    assert_matches_reference(built_postgres, lake_dir)
 
 
 def test_unreachable_host_and_wrong_password_say_what_to_fix_and_keep_the_secret(
@@ -285,21 +317,22 @@ def test_unreachable_host_and_wrong_password_say_what_to_fix_and_keep_the_secret
         assert secret not in message and secret not in repr(error.value.__cause__)
 
 
-def test_lake_without_log_data_stops_before_any_table_changes(duckdb_warehouse, lake_dir, tmp_path):
-    run_graph(duckdb_warehouse, lake_dir)
-    before = {t: read_table(duckdb_warehouse, t) for t in ("staging_events", *STAR_TABLES)}
+def test_lake_without_log_data_stops_before_any_table_changes(
+    built_duckdb_copy, lake_dir, tmp_path
+):
+    before = {t: read_table(built_duckdb_copy, t) for t in ("staging_events", *STAR_TABLES)}
     songs_only = tmp_path / "songs_only"
     shutil.copytree(lake_dir / "song_data", songs_only / "song_data")
     result = materialize(
         [*ALL_ASSETS, *build_checks()],
-        resources={"warehouse": duckdb_warehouse, "lake": Lake(url=str(songs_only))},
+        resources={"warehouse": built_duckdb_copy, "lake": Lake(url=str(songs_only))},
         raise_on_error=False,
     )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "has nothing under 'log_data/'" in failure.event_specific_data.error.message
     assert failure.step_key == "staging_events"
-    assert {t: read_table(duckdb_warehouse, t) for t in before} == before
+    assert {t: read_table(built_duckdb_copy, t) for t in before} == before
 
 
 def test_missing_bucket_says_so(s3_endpoint, aws_credentials):

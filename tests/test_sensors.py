@@ -4,19 +4,9 @@ A tick is evaluated as the daemon evaluates it (`build_sensor_context` with the 
 previous tick left); the run it asks for is executed with `materialize` on the project's assets.
 """
 
-import contextlib
-import datetime as dt
 import json
-import subprocess
-import sys
 import time
-from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlparse
 
-import boto3
-import pytest
 from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
@@ -27,22 +17,28 @@ from dagster import (
 )
 from dagster_aws.s3.sensor import get_objects
 
-from sparkify_assets import lake_scan
 from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.generate import generate_lake
-from sparkify_assets.lake_scan import Cursor, Watch, scan
-from sparkify_assets.resources.lake import Lake, LakeObject
-from sparkify_assets.sensors import lake_sensors, run_key
-from tests.conftest import read_table, run_graph
-
-pytest_plugins = ("tests.s3_server",)
+from sparkify_assets.lake_scan import Cursor
+from sparkify_assets.resources.lake import Lake
+from sparkify_assets.sensors import lake_sensors
+from tests.support import (
+    EARLY_SONG,
+    add_day,
+    held_by_another_process,
+    put,
+    read_table,
+    record_loaded,
+    run_graph,
+    song,
+    split_s3_url,
+)
 
 SENSORS = {s.name: s for s in lake_sensors(ALL_ASSETS)}
 EVENTS_SELECTION = {"staging_events", "users", "time", "songplays", "analytics_report"}
 SONGS_SELECTION = {"staging_songs", "songs", "artists", "songplays", "analytics_report"}
 SMALL = {"songs": 30, "users": 10, "events_per_day": 150, "seed": 7}
-EARLY_SONG = "song_data/0/0/0/TR000EARLY000000.json"  # sorts before every generated song key
 
 
 class Ticker:
@@ -86,39 +82,6 @@ def names(request: RunRequest) -> set[str]:
     return {key.to_user_string() for key in request.asset_selection}
 
 
-def split(url: str) -> tuple[str, str]:
-    parsed = urlparse(url)
-    return parsed.netloc, parsed.path.strip("/") + "/"
-
-
-def put(client, lake_url: str, key: str, body: bytes) -> None:
-    bucket, root = split(lake_url)
-    client.put_object(Bucket=bucket, Key=root + key, Body=body)
-
-
-def song(song_id: str, title: str, year: int = 2001) -> bytes:
-    record = {
-        "num_songs": 1,
-        "artist_id": "ARZZZZZZZZZZZZZZZZ",
-        "artist_latitude": None,
-        "artist_longitude": None,
-        "artist_location": "",
-        "artist_name": "Nobody Plays This",
-        "song_id": song_id,
-        "title": title,
-        "duration": 201.5,
-        "year": year,
-    }
-    return json.dumps(record).encode("utf-8")
-
-
-def add_day(lake_url, day_number: int, endpoint_url: str | None = None) -> str:
-    """Write one more day of events, as the app delivers it; return its key."""
-    day = dt.date(2018, 11, 1) + dt.timedelta(days=day_number - 1)
-    generate_lake(lake_url, **SMALL, days=1, start=day, what=("events",), endpoint_url=endpoint_url)
-    return f"log_data/{day:%Y/%m}/{day:%Y-%m-%d}-events.json"
-
-
 def snapshot(warehouse) -> dict[str, set[tuple]]:
     return {
         t: set(read_table(warehouse, t)) for t in ("staging_events", "staging_songs", "songplays")
@@ -131,32 +94,6 @@ def arrived(before, after, table) -> set[tuple]:
 
 def source_keys(rows, position: int) -> set[str]:
     return {row[position] for row in rows}
-
-
-def record_loaded(warehouse, table: str, objects: list[LakeObject]) -> None:
-    """Write manifest rows as staging would, without loading (for ticks over a big prefix)."""
-    with warehouse.session() as session:
-        for name in ("load_manifest", "staging_events", "staging_songs", "staging_rejects"):
-            session.create_table(name)
-        session.fill_load_objects(objects)
-        batch = {"table_name": table, "load_batch": 1, "loaded_at": "2018-11-30 00:00:00"}
-        session.run("load_manifest", "record_objects", batch, table=batch["table_name"])
-
-
-@contextlib.contextmanager
-def counting_calls(lake: Lake) -> Iterator[Counter]:
-    """Count the S3 API calls the lake's client makes inside the block, by operation name."""
-    calls: Counter = Counter()
-
-    def count(model, **_):
-        calls.update([model.name])
-
-    events = lake.s3_client().meta.events
-    events.register("before-call.s3", count, unique_id="test-counting-calls")
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.s3", unique_id="test-counting-calls")
 
 
 def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
@@ -177,7 +114,7 @@ def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
         assert Cursor.parse(events.cursor).pending == {} == Cursor.parse(songs.cursor).pending
 
         # A new day: one run of staging_events and what is downstream of it.
-        day2 = add_day(s3_lake, 2, s3_endpoint)
+        day2 = add_day(s3_lake, 2, SMALL, s3_endpoint)
         previous = events.cursor
         (request,) = events.tick()
         assert names(request) == EVENTS_SELECTION
@@ -197,8 +134,8 @@ def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
         assert all(before[t] <= after[t] for t in before)
 
         # Another day, a song file rewritten and one whose key sorts before every key seen.
-        day3 = add_day(s3_lake, 3, s3_endpoint)
-        bucket, root = split(s3_lake)
+        day3 = add_day(s3_lake, 3, SMALL, s3_endpoint)
+        bucket, root = split_s3_url(s3_lake)
         song_keys = [o.key for o in lake.list_objects("song_data/")]
         changed_key = song_keys[len(song_keys) // 2]
         record = json.loads(
@@ -231,7 +168,7 @@ def test_a_rewritten_object_hides_nothing(s3_endpoint, s3_lake, s3_client, duckd
     object (dagster issue 22892); the sensor's cursor does not."""
     generate_lake(s3_lake, **SMALL, days=0, endpoint_url=s3_endpoint)
     lake = Lake(url=s3_lake, s3_endpoint_url=s3_endpoint)
-    bucket, root = split(s3_lake)
+    bucket, root = split_s3_url(s3_lake)
     latest = "song_data/Z/Z/Z/TRZZZLATEST00001.json"
     with DagsterInstance.ephemeral() as instance:
         songs = Ticker("song_data_sensor", instance, duckdb_warehouse, lake)
@@ -274,130 +211,14 @@ def test_folder_markers_empty_and_non_json_objects_are_not_data(
         assert songs.requested == {"song_data/A/A/A/TRAAA0000000001.json"}
 
 
-MANY = 2_500
-
-
-@pytest.fixture(scope="module")
-def many_keys(s3_endpoint) -> tuple[str, list[str]]:
-    """A lake of MANY song keys in a bucket of its own (filled once): its URL and raw keys."""
-    keys = [f"song_data/{chr(65 + i % 26)}/TR{i:07d}.json" for i in range(MANY)]
-    keys += ["song_data/", "song_data/B/notes.txt"]  # listed, but not data
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.create_bucket(Bucket="many-keys")
-    bodies = {k: b"" if k.endswith("/") else b'{"song_id": "x"}' for k in keys}
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda k: put(client, "s3://many-keys/raw", k, bodies[k]), keys))
-    return "s3://many-keys/raw", sorted(keys)
-
-
-def test_listing_pages_through_thousands_of_keys(many_keys, s3_endpoint, aws_credentials):
-    url, raw_keys = many_keys
-    data_keys = [k for k in raw_keys if k.endswith(".json")]
-    lake = Lake(url=url, s3_endpoint_url=s3_endpoint)
-    with counting_calls(lake) as calls:
-        pages = list(lake.list_pages("song_data/"))
-    assert [o.key for p in pages for o in p.objects] == data_keys
-    assert [p.last_key for p in pages] == [raw_keys[999], raw_keys[1999], raw_keys[-1]]
-    assert [p.more for p in pages] == [True, True, False]
-    assert calls["ListObjectsV2"] == 3
-
-    with counting_calls(lake) as calls:
-        tail = list(lake.list_objects("song_data/", start_after=data_keys[-10]))
-    assert [o.key for o in tail] == data_keys[-9:]
-    assert calls["ListObjectsV2"] == 1
-
-
-def test_a_tick_lists_a_bounded_number_of_pages_and_a_lap_finds_everything(
-    many_keys, s3_endpoint, s3_client, aws_credentials, duckdb_warehouse
-):
-    url, raw_keys = many_keys
-    lake = Lake(url=url, s3_endpoint_url=s3_endpoint)
-    record_loaded(duckdb_warehouse, "staging_songs", list(lake.list_objects("song_data/")))
-    watch = Watch("bounded", "song_data/", "staging_songs", 60, sweep_pages=1, tail_pages=1)
-
-    def tick(cursor: Cursor, now: int):
-        with counting_calls(lake) as calls:
-            found = scan(lake, duckdb_warehouse, watch, cursor, now=now)
-        assert calls["ListObjectsV2"] <= 2  # one tail page and one sweep page, whatever the size
-        return found
-
-    cursor = Cursor()
-    for clock in range(4):  # the tail reaches the end; the sweep is under way
-        found = tick(cursor, clock)
-        assert found.requested == {}
-        cursor = found.cursor
-    assert cursor.tail == raw_keys[-1]
-
-    middle = raw_keys[MANY // 2]
-    put(s3_client, url, middle, b'{"song_id": "rewritten"}')
-    put(s3_client, url, EARLY_SONG, song("SOEARLY0000000001", "Early"))
-    requested: set[str] = set()
-    for clock in range(4, 8):  # a lap: three pages, one per tick, then the wrap
-        found = tick(cursor, clock)
-        requested |= set(found.requested)
-        cursor = found.cursor
-    assert requested == {middle, EARLY_SONG}
-
-
-def test_a_backlog_asks_for_one_run_and_the_cursor_stays_bounded(
-    lake_dir, duckdb_warehouse, monkeypatch
-):
-    monkeypatch.setattr(lake_scan, "MAX_PENDING", 10)
-    lake = Lake(url=str(lake_dir))
-    song_keys = [o.key for o in lake.list_objects("song_data/")]
-    first = scan(lake, duckdb_warehouse, lake_scan.SONGS, Cursor(), now=0)
-    assert sorted(first.requested) == song_keys[:10]
-    assert first.cursor.tail == song_keys[9]
-    waiting = scan(lake, duckdb_warehouse, lake_scan.SONGS, first.cursor, now=60)
-    assert waiting.requested == {} and waiting.pages == 0
-
-    result = materialize(
-        ALL_ASSETS,
-        selection=["staging_songs"],
-        resources={"warehouse": duckdb_warehouse, "lake": lake},
-    )
-    assert result.success  # the run loads the whole backlog, not only what was requested
-    cleared = scan(lake, duckdb_warehouse, lake_scan.SONGS, waiting.cursor, now=120)
-    assert cleared.requested == {} and cleared.cursor.pending == {}
-    caught_up = scan(lake, duckdb_warehouse, lake_scan.SONGS, cleared.cursor, now=180)
-    assert caught_up.requested == {} and caught_up.cursor.tail == song_keys[-1]
-
-
-def test_an_unloaded_request_is_retried_and_a_deleted_one_forgotten(lake_dir, duckdb_warehouse):
-    lake = Lake(url=str(lake_dir))
-    watch = lake_scan.EVENTS
-    day_keys = [o.key for o in lake.list_objects("log_data/")]
-    first = scan(lake, duckdb_warehouse, watch, Cursor(), now=0)
-    assert sorted(first.requested) == day_keys
-    assert scan(lake, duckdb_warehouse, watch, first.cursor, now=60).requested == {}
-
-    (lake_dir / day_keys[0]).unlink()
-    later = scan(lake, duckdb_warehouse, watch, first.cursor, now=120)
-    assert sorted(later.cursor.pending) == day_keys[1:]
-
-    # Still not loaded long after (the run failed): asked for again, under a new run key.
-    retry = scan(lake, duckdb_warehouse, watch, later.cursor, now=lake_scan.RETRY_AFTER_SECONDS)
-    assert sorted(retry.requested) == day_keys[1:]
-    assert {p.attempt for p in retry.requested.values()} == {1}
-    first_again = {k: first.requested[k] for k in day_keys[1:]}
-    assert run_key(watch, retry.requested) != run_key(watch, first_again)
-
-
-def test_sensors_work_on_a_folder_lake(lake_dir, duckdb_warehouse):
+def test_sensors_work_on_a_folder_lake(lake_dir, built_duckdb_copy):
     """What `dagster dev` shows on the embedded default when the generator writes a new day."""
-    run_graph(duckdb_warehouse, lake_dir)
     lake = Lake(url=str(lake_dir))
     with DagsterInstance.ephemeral() as instance:
-        events = Ticker("log_data_sensor", instance, duckdb_warehouse, lake)
-        songs = Ticker("song_data_sensor", instance, duckdb_warehouse, lake)
+        events = Ticker("log_data_sensor", instance, built_duckdb_copy, lake)
+        songs = Ticker("song_data_sensor", instance, built_duckdb_copy, lake)
         assert events.tick() == [] and songs.tick() == []
-        day = add_day(lake_dir, 4)
+        day = add_day(lake_dir, 4, SMALL)
         (request,) = events.tick()
         assert events.requested == {day} and names(request) == EVENTS_SELECTION
         events.run(request)
@@ -407,26 +228,12 @@ def test_sensors_work_on_a_folder_lake(lake_dir, duckdb_warehouse):
 def test_a_tick_skips_while_a_run_holds_the_duckdb_file(lake_dir, duckdb_warehouse):
     with duckdb_warehouse.session():
         pass  # the database file exists
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print(flush=True); "
-            "time.sleep(60)",
-            duckdb_warehouse.path,
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        holder.stdout.readline()  # the other process holds the file now
+    with held_by_another_process(duckdb_warehouse.path):
         with DagsterInstance.ephemeral() as instance:
             events = Ticker("log_data_sensor", instance, duckdb_warehouse, Lake(url=str(lake_dir)))
             result = events.evaluate("{}")
         assert "a run holds the warehouse" in result.skip_reason.skip_message
         assert result.cursor is None  # the cursor stays where it was
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_sensors_load_into_definitions_with_their_defaults(duckdb_warehouse):

@@ -25,9 +25,9 @@ import pytest
 
 from sparkify_assets import sql_files
 from sparkify_assets.definitions import defs
-from tests.ui_server import REPO, browser_unavailable, chromium, dagster_webserver
+from tests.support import REPO, service_unavailable
+from tests.ui_server import browser_unavailable, chromium, dagster_webserver
 
-REQUIRE_SERVICES = os.environ.get("SPARKIFY_REQUIRE_SERVICES") == "1"
 UPDATE_SCREENSHOTS = os.environ.get("SPARKIFY_UPDATE_SCREENSHOTS") == "1"
 DOCS_IMAGES = REPO / "docs" / "images"
 # The issue names these; whatever else `defs` holds is expected too.
@@ -90,9 +90,7 @@ def _literal(value: str) -> str:
 def browser(tmp_path):
     reason = browser_unavailable()
     if reason:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{reason} (SPARKIFY_REQUIRE_SERVICES=1, so this is a failure)")
-        pytest.skip(reason)
+        service_unavailable(reason)
     with chromium(tmp_path) as driver:
         yield driver
 

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO, free_port
+
 WORKSPACE = REPO / "workspace.yaml"
 WEBSERVER = Path(sys.executable).parent / "dagster-webserver"
 CHROMIUM = Path(os.environ.get("SPARKIFY_CHROMIUM", "/usr/bin/chromium"))
@@ -81,12 +81,6 @@ def browser_unavailable() -> str | None:
     except ImportError:
         return "the selenium package is not installed (pip install -e '.[dev]')"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:

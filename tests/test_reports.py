@@ -1,0 +1,112 @@
+"""The analytics report (assets/reports.py, sql/reports.sql): every answer in the report's
+markdown equals the same question answered in plain Python from the reference tables
+(tests/reference.py), on DuckDB and on PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections import Counter
+
+import pytest
+
+from sparkify_assets.assets.reports import REPORTS
+from sparkify_assets.resources.engines.postgres import PostgresWarehouse
+from tests.reference import compute
+from tests.support import (
+    PG,
+    admin_connection,
+    drop_database,
+    markdown_rows,
+    metadata_of,
+    run_graph,
+    shown,
+)
+
+HEADERS = {
+    "paid_user_plays": ["first_name", "last_name", "gender", "level", "artist_name", "user_agent"],
+    "most_played_songs": ["title", "artist_name", "plays"],
+    "most_played_artists": ["artist_name", "plays"],
+    "plays_by_hour": ["hour", "plays"],
+}
+
+
+def nulls_last(value):
+    return (value is None, "" if value is None else value)
+
+
+def expected_reports(lake) -> dict[str, list[tuple]]:
+    """The analytics team's questions, answered from the reference's star tables."""
+    star = compute(lake)
+    users = {u[0]: u for u in star.users}  # user_id, first, last, gender, level, last_seen_at
+    songs = {s[0]: s for s in star.songs}  # song_id, title, artist_id, year, duration
+    artists = {a[0]: a for a in star.artists}  # artist_id, name, location, latitude, longitude
+    hours = {t[0]: t[1] for t in star.time}  # start_time, hour, ...
+    # songplay_id, start_time, user_id, level, song_id, artist_id, session_id, location, agent
+    plays = star.songplays
+
+    paid = [p for p in plays if p[3] not in (None, "free") and p[2] in users and p[5] in artists]
+    paid.sort(key=lambda p: (p[1], p[0]))
+    by_song = Counter(
+        (songs[p[4]][1], artists[p[5]][1] if p[5] in artists else None)
+        for p in plays
+        if p[4] in songs
+    )
+    by_artist = Counter(artists[p[5]][1] for p in plays if p[5] in artists)
+    by_hour = Counter(hours[p[1]] for p in plays if p[1] in hours)
+    return {
+        "paid_user_plays": [(*users[p[2]][1:4], p[3], artists[p[5]][1], p[8]) for p in paid[:10]],
+        "most_played_songs": sorted(
+            ((title, name, n) for (title, name), n in by_song.items()),
+            key=lambda r: (-r[2], nulls_last(r[0]), nulls_last(r[1])),
+        )[:10],
+        "most_played_artists": sorted(by_artist.items(), key=lambda r: (-r[1], nulls_last(r[0])))[
+            :10
+        ],
+        "plays_by_hour": sorted(by_hour.items()),
+    }
+
+
+def report_sections(markdown: str) -> dict[str, str]:
+    """The report's sections by title: `### <title>` and a markdown table each."""
+    sections = {}
+    for part in markdown.split("### ")[1:]:
+        title, _, table = part.partition("\n\n")
+        sections[title] = table
+    return sections
+
+
+def assert_report_answers(result, lake) -> None:
+    metadata = metadata_of(result, "analytics_report")
+    sections = report_sections(metadata["report"])
+    assert list(sections) == list(REPORTS.values())
+    for name, expected in expected_reports(lake).items():
+        assert expected, f"the lake gives {name} nothing to report"
+        header, rows = markdown_rows(sections[REPORTS[name]])
+        assert header == HEADERS[name], name
+        assert rows == [[shown(v) for v in row] for row in expected], name
+        assert metadata[f"{name}_rows"] == len(expected), name
+
+
+def test_the_report_answers_each_question_on_duckdb(built_duckdb, lake_template):
+    assert_report_answers(built_duckdb.result, lake_template)
+
+
+@pytest.fixture
+def postgres_in_byte_order():
+    """A PostgreSQL database that sorts text by its bytes (collation C), as Redshift and DuckDB
+    do: the reports order titles and names, and ties at the tenth row depend on it."""
+    name = f"sparkify_test_{uuid.uuid4().hex[:12]}"
+    with contextlib.closing(admin_connection()) as admin, admin.cursor() as cur:
+        cur.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+            "LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
+    try:
+        yield PostgresWarehouse(database=name, **PG)
+    finally:
+        drop_database(name)
+
+
+def test_the_report_answers_each_question_on_postgres(postgres_in_byte_order, lake_template):
+    assert_report_answers(run_graph(postgres_in_byte_order, lake_template), lake_template)
