@@ -30,21 +30,12 @@ from tests.support import (
     LAKE_SIZE,
     MANY,
     PG,
-    STAR_TABLES,
-    admin_connection,
     connect_to,
     create_database,
     drop_database,
     put,
-    read_table,
     run_graph,
 )
-
-# tests/redshift_standin/fixtures.py and tests/test_engines_redshift.py still import these helpers
-# from here; they live in support.py.
-_admin_connection = admin_connection
-__all__ = ["PG", "STAR_TABLES", "_admin_connection", "drop_database", "read_table", "run_graph"]
-
 
 # --- lakes -------------------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ from sparkify_assets.resources.engines import redshift as redshift_engine
 from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.engines.redshift import RedshiftWarehouse
 from sparkify_assets.resources.lake import Lake
-from tests.conftest import PG, STAR_TABLES, read_table, run_graph
 from tests.redshift_standin import guard
+from tests.support import PG, STAR_TABLES, read_table, run_graph
 
 pytest_plugins = ("tests.redshift_standin.fixtures",)
 

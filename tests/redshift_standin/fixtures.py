@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
-from tests.conftest import PG, _admin_connection, drop_database
 from tests.redshift_standin.connection import RedshiftStandin, install_system_tables
+from tests.support import PG, admin_connection, drop_database
 
 pytest_plugins = ("tests.s3_server",)
 
@@ -101,7 +101,7 @@ def make_bucket(endpoint: str, region: str) -> str:
 def standin_database(s3_endpoint: str, serverless: bool = False):
     """A stand-in on a database of its own (dropped afterwards), a bucket and a role."""
     name = f"sparkify_standin_{uuid.uuid4().hex[:12]}"
-    with contextlib.closing(_admin_connection()) as admin, admin.cursor() as cur:
+    with contextlib.closing(admin_connection()) as admin, admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
         install_system_tables(dbname=name, **PG)
