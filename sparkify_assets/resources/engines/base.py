@@ -8,6 +8,7 @@ one. Whatever an asset writes in a session commits together or not at all.
 from __future__ import annotations
 
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -170,10 +171,21 @@ class Warehouse(ConfigurableResource, ABC):
         missing = [t for t in tables if (self.location, t) not in _CREATED]
         if not missing:
             return
-        with self.session(wait) as session:
-            for table in missing:
-                session.create_table(table)
+        try:
+            self._create(missing, wait)
+        except (WarehouseUnavailable, WarehouseBusy):
+            raise
+        except Exception:
+            # Another run created one of them at the same moment and committed first: its
+            # catalog entry made ours fail. Once more, IF NOT EXISTS sees the table.
+            time.sleep(1)
+            self._create(missing, wait)
         _CREATED.update((self.location, t) for t in missing)
+
+    def _create(self, tables: Sequence[str], wait: bool) -> None:
+        with self.session(wait) as session:
+            for table in tables:
+                session.create_table(table)
 
     def preflight(self, lake: Lake, samples: Mapping[str, str]) -> list[Finding]:
         """What to fix before a first load: each check once, in a transaction of its own, never
