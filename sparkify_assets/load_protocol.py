@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from sparkify_assets import sql_files
 from sparkify_assets.resources.engines.base import Session, Warehouse
 from sparkify_assets.resources.lake import Lake, LakeObject
+from sparkify_assets.text_repair import repaired
 
-STAGING_BOOKKEEPING = ("staging_rejects", "load_manifest", "load_batches")
+STAGING_BOOKKEEPING = ("staging_rejects", "load_manifest", "load_batches", "text_repairs")
 
 
 @contextlib.contextmanager
@@ -52,6 +53,8 @@ class StagingLoad:
     rows_rejected: int = 0
     rows_replaced: int = 0
     load_batch: int | None = None  # None when nothing was new
+    duplicate_events: int = 0  # events copying one staged before (another object, or line)
+    repaired_values: int = 0  # mis-encoded titles and artist names repaired for matching
 
 
 def stage(
@@ -80,13 +83,41 @@ def stage(
         "loaded_at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "),
         "rows_replaced": rows_replaced,
         "full_refresh": full_refresh,
+        "duplicate_events": 0,
+        "repaired_values": 0,
     }
+    sections = sql_files.sections(table)
+    if "duplicate_events" in sections:
+        batch["duplicate_events"] = session.fetch(table, "duplicate_events", batch)[0][0]
+    if "text_to_repair" in sections:
+        batch["repaired_values"] = repair_text(session, table, load_batch)
     session.run("load_manifest", "record_objects", batch, table=table)
     session.run("load_batches", "record", batch)
     objects_loaded, rows_loaded, rows_rejected = session.fetch("load_batches", "totals", batch)[0]
     return StagingLoad(
-        len(objects), objects_loaded, rows_loaded, rows_rejected, rows_replaced, load_batch
+        len(objects),
+        objects_loaded,
+        rows_loaded,
+        rows_rejected,
+        rows_replaced,
+        load_batch,
+        batch["duplicate_events"],
+        batch["repaired_values"],
     )
+
+
+def repair_text(session: Session, table: str, load_batch: int) -> int:
+    """Record in `text_repairs` the mis-encoded text of load `load_batch` of `table` seen for
+    the first time, repaired; return how many of the load's values needed a repair. Only
+    distinct values come here, and only non-ASCII ones can need a repair."""
+    batch = {"load_batch": load_batch}
+    repairs = []
+    for (text,) in session.fetch(table, "text_to_repair", batch):
+        fixed = text if text.isascii() else repaired(text)
+        if fixed != text:
+            repairs.append({**batch, "raw_text": text, "repaired_text": fixed})
+    session.run_many("text_repairs", "record", repairs)
+    return session.fetch("text_repairs", "repaired_in_batch", batch)[0][0]
 
 
 def rejects_sample(session: Session, table: str, load_batch: int) -> tuple[list[str], list]:
@@ -156,7 +187,7 @@ def merge(session: Session, table: str, sources: Sequence[str], full_refresh: bo
 
 def star_locks(table: str, sources: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(what a star table's run writes, what it reads): the arguments of `locked`."""
-    return (table, "load_state"), ("load_batches", *sources)
+    return (table, "load_state"), ("load_batches", "text_repairs", *sources)
 
 
 def staging_locks(table: str) -> tuple[str, ...]:

@@ -28,7 +28,14 @@ from sqlglot.errors import ErrorLevel
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # The tables that are assets, in load order, and the tables that keep track of loading.
 TABLE_ASSETS = ("staging_events", "staging_songs", "users", "songs", "artists", "time", "songplays")
-BOOKKEEPING_TABLES = ("staging_rejects", "load_manifest", "load_batches", "load_state")
+BOOKKEEPING_TABLES = (
+    "staging_rejects",
+    "load_manifest",
+    "load_batches",
+    "load_state",
+    "text_repairs",
+    "audit_failures",
+)
 DIALECTS = ("duckdb", "postgres", "redshift")
 WRITTEN_IN = "redshift"  # the dialect of sql/: what production runs, so it runs it as written
 _SECTION = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
@@ -150,9 +157,18 @@ def statements(
 
 @functools.cache
 def statement_kinds(name: str, section: str) -> tuple[str, ...]:
-    """What each statement of a section does: 'insert', 'delete', 'create', 'select', ..."""
+    """What each statement of a section does to table `name`: 'insert', 'delete', 'create',
+    'select', ...; 'other' for an insert or delete into another table (a temp table)."""
     text = _fill(name, _section_text(name, section), EXAMPLE_SLOTS)
-    return tuple(t.key for t in sqlglot.parse(text, read=WRITTEN_IN) if t)
+    kinds = []
+    for tree in sqlglot.parse(text, read=WRITTEN_IN):
+        if tree is None:
+            continue
+        writes_other = (
+            isinstance(tree, exp.Insert | exp.Delete) and tree.find(exp.Table).name != name
+        )
+        kinds.append("other" if writes_other else tree.key)
+    return tuple(kinds)
 
 
 def _narrow(tree: exp.Expression, tables: tuple[str, ...]) -> exp.Expression:

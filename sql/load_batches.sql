@@ -10,6 +10,10 @@ CREATE TABLE IF NOT EXISTS load_batches (
     rows_rejected BIGINT      NOT NULL,
     -- Rows of earlier versions of changed objects that this load replaced.
     rows_replaced BIGINT      NOT NULL,
+    -- Events that copy one staged before (see staging_events.sql), and mis-encoded titles and
+    -- artist names repaired (text_repairs.sql); 0 where a table has neither.
+    duplicate_events BIGINT   NOT NULL,
+    repaired_values  BIGINT   NOT NULL,
     full_refresh  BOOLEAN     NOT NULL,
     loaded_at     TIMESTAMP   NOT NULL
 )
@@ -22,11 +26,11 @@ SELECT COALESCE(MAX(load_batch), 0) + 1 FROM load_batches;
 -- name: record
 -- Load `load_batch`, once its objects are in load_manifest: how many objects, rows and rejects.
 INSERT INTO load_batches
-    (load_batch, table_name, objects, rows_loaded, rows_rejected, rows_replaced, full_refresh,
-     loaded_at)
+    (load_batch, table_name, objects, rows_loaded, rows_rejected, rows_replaced, duplicate_events,
+     repaired_values, full_refresh, loaded_at)
 SELECT %(load_batch)s, %(table_name)s, COUNT(*), COALESCE(SUM(rows_loaded), 0),
-       COALESCE(SUM(rows_rejected), 0), %(rows_replaced)s, %(full_refresh)s,
-       CAST(%(loaded_at)s AS TIMESTAMP)
+       COALESCE(SUM(rows_rejected), 0), %(rows_replaced)s, %(duplicate_events)s,
+       %(repaired_values)s, %(full_refresh)s, CAST(%(loaded_at)s AS TIMESTAMP)
 FROM load_manifest
 WHERE table_name = %(table_name)s AND load_batch = %(load_batch)s;
 

@@ -1,7 +1,10 @@
--- songplays: one row per 'NextSong' event with a non-empty userId (a play by a logged-in user).
--- song_id/artist_id come from the catalogue song with exactly the same title, artist name and
--- duration, else NULL. songplay_id is the md5 of the event's natural key
--- (userId:sessionId:itemInSession:ts), so a reload or rerun yields the same id.
+-- songplays: one row per play, a 'NextSong' event with a non-empty userId (a play by a logged-in
+-- user), however many lake objects carry it. A play is its natural key (userId, sessionId,
+-- itemInSession, ts); songplay_id is the md5 of userId:sessionId:itemInSession:ts, so a reload
+-- or rerun yields the same id. Of several copies, the one in the smallest object key (then line)
+-- owns the play: its fields and source_key are the row's. song_id/artist_id come from the
+-- catalogue song with exactly the same title, artist name and duration, compared on the
+-- repaired text (text_repairs), else NULL.
 
 -- name: create
 CREATE TABLE IF NOT EXISTS songplays (
@@ -31,18 +34,52 @@ SELECT DISTINCT e.source_key FROM new_staging_events AS e
 UNION
 SELECT DISTINCT e.source_key
 FROM staging_events AS e
+LEFT JOIN text_repairs AS song_fix ON song_fix.raw_text = e.song
+LEFT JOIN text_repairs AS artist_fix ON artist_fix.raw_text = e.artist
 JOIN new_staging_songs AS s
-  ON e.song = s.title AND e.artist = s.artist_name AND e.length = s.duration
+  ON COALESCE(song_fix.repaired_text, e.song) = s.title
+ AND COALESCE(artist_fix.repaired_text, e.artist) = s.artist_name
+ AND e.length = s.duration
 WHERE e.page = 'NextSong';
 
 ANALYZE songplays_objects;
 
-DELETE FROM songplays WHERE source_key IN (SELECT source_key FROM songplays_objects);
+-- The plays those objects carry: each is re-made from its owning copy, wherever that lies.
+CREATE TEMP TABLE songplays_keys AS
+SELECT DISTINCT e.userid, e.sessionid, e.iteminsession, e.ts,
+       MD5(e.userid || ':' || CAST(e.sessionid AS VARCHAR) || ':'
+           || CAST(e.iteminsession AS VARCHAR) || ':' || CAST(e.ts AS VARCHAR)) AS songplay_id
+FROM staging_events AS e
+JOIN songplays_objects AS o ON o.source_key = e.source_key
+WHERE e.page = 'NextSong' AND e.userid <> '';
+
+-- Plays those objects owned but carry no more (a changed object lost the event): another
+-- object's copy, if any, owns them now. Almost always none: then the scan below is skipped.
+CREATE TEMP TABLE songplays_lost AS
+SELECT f.songplay_id FROM songplays AS f
+WHERE f.source_key IN (SELECT source_key FROM songplays_objects)
+  AND f.songplay_id NOT IN (SELECT songplay_id FROM songplays_keys);
+
+INSERT INTO songplays_keys (userid, sessionid, iteminsession, ts, songplay_id)
+SELECT DISTINCT userid, sessionid, iteminsession, ts, songplay_id
+FROM (
+    SELECT e.userid, e.sessionid, e.iteminsession, e.ts,
+           MD5(e.userid || ':' || CAST(e.sessionid AS VARCHAR) || ':'
+               || CAST(e.iteminsession AS VARCHAR) || ':' || CAST(e.ts AS VARCHAR)) AS songplay_id
+    FROM staging_events AS e
+    WHERE EXISTS (SELECT 1 FROM songplays_lost) AND e.page = 'NextSong' AND e.userid <> ''
+) AS copies
+WHERE songplay_id IN (SELECT songplay_id FROM songplays_lost);
+
+ANALYZE songplays_keys;
+
+DELETE FROM songplays
+WHERE source_key IN (SELECT source_key FROM songplays_objects)
+   OR songplay_id IN (SELECT songplay_id FROM songplays_keys);
 
 INSERT INTO songplays (songplay_id, start_time, user_id, level, song_id, artist_id, session_id,
                        location, user_agent, source_key)
-SELECT MD5(e.userid || ':' || CAST(e.sessionid AS VARCHAR) || ':'
-           || CAST(e.iteminsession AS VARCHAR) || ':' || CAST(e.ts AS VARCHAR)),
+SELECT e.songplay_id,
        TIMESTAMP 'epoch' + e.ts / 1000.0 * INTERVAL '1 second',
        CAST(e.userid AS INTEGER),
        e.level,
@@ -52,8 +89,20 @@ SELECT MD5(e.userid || ':' || CAST(e.sessionid AS VARCHAR) || ':'
        e.location,
        e.useragent,
        e.source_key
-FROM staging_events AS e
-JOIN songplays_objects AS o ON o.source_key = e.source_key
+FROM (
+    -- Every copy of those plays; the first by (object key, line) owns its play.
+    SELECT e.*, k.songplay_id,
+           ROW_NUMBER() OVER (
+               PARTITION BY k.songplay_id ORDER BY e.source_key, e.source_line
+           ) AS copy
+    FROM staging_events AS e
+    JOIN songplays_keys AS k
+      ON k.userid = e.userid AND k.sessionid = e.sessionid
+     AND k.iteminsession = e.iteminsession AND k.ts = e.ts
+    WHERE e.page = 'NextSong'
+) AS e
+LEFT JOIN text_repairs AS song_fix ON song_fix.raw_text = e.song
+LEFT JOIN text_repairs AS artist_fix ON artist_fix.raw_text = e.artist
 LEFT JOIN (
     -- One catalogue entry per (title, artist name, duration): the smallest song_id, artist_id.
     SELECT title, artist_name, duration, song_id, artist_id,
@@ -62,8 +111,8 @@ LEFT JOIN (
            ) AS preference
     FROM staging_songs
 ) AS catalogue
-  ON catalogue.title = e.song
- AND catalogue.artist_name = e.artist
+  ON catalogue.title = COALESCE(song_fix.repaired_text, e.song)
+ AND catalogue.artist_name = COALESCE(artist_fix.repaired_text, e.artist)
  AND catalogue.duration = e.length
  AND catalogue.preference = 1
-WHERE e.page = 'NextSong' AND e.userid <> '';
+WHERE e.copy = 1;

@@ -49,6 +49,37 @@ SELECT * FROM staging_events WHERE load_batch > %(after_batch)s AND load_batch <
 -- Fresh statistics: planners would otherwise guess a temp table's size and pick nested loops.
 ANALYZE new_staging_events;
 
+-- name: text_to_repair
+-- The distinct titles and artist names of one load's plays not looked at yet: staging repairs
+-- the mis-encoded ones into text_repairs (sparkify_assets/text_repair.py).
+SELECT DISTINCT named.raw_text
+FROM (
+    SELECT song AS raw_text FROM staging_events
+    WHERE load_batch = %(load_batch)s AND page = 'NextSong'
+    UNION
+    SELECT artist FROM staging_events
+    WHERE load_batch = %(load_batch)s AND page = 'NextSong'
+) AS named
+WHERE named.raw_text IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM text_repairs AS r WHERE r.raw_text = named.raw_text);
+
+-- name: duplicate_events
+-- How many events of one load copy an event staged before it: the same (userId, sessionId,
+-- itemInSession, ts) in an earlier load, or earlier in this one (by object key, then line).
+-- Staging keeps every copy, as the lake has them; songplays holds each play once.
+SELECT COUNT(*)
+FROM staging_events AS e
+WHERE e.load_batch = %(load_batch)s
+  AND EXISTS (
+      SELECT 1 FROM staging_events AS o
+      WHERE o.userid = e.userid AND o.sessionid = e.sessionid
+        AND o.iteminsession = e.iteminsession AND o.ts = e.ts
+        AND (o.load_batch < e.load_batch
+             OR (o.load_batch = e.load_batch
+                 AND (o.source_key < e.source_key
+                      OR (o.source_key = e.source_key AND o.source_line < e.source_line))))
+  );
+
 -- name: record_rules
 -- What a column's type cannot say about a record: the reason it is rejected, NULL when none. The
 -- local engines apply these while parsing (sparkify_assets/resources/engines/json_records.py

@@ -193,6 +193,19 @@ def user_id(event: dict) -> int | None:
     return None if event["userid"] in (None, "") else whole(INTEGER)(event["userid"])
 
 
+def repaired(text: str | None) -> str | None:
+    """Undo UTF-8 read as Latin-1, as often as it was done ("EsmÃ\x83Â©e" -> "Esmée")."""
+    while text is not None:
+        try:
+            once = text.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            break
+        if once == text:
+            break
+        text = once
+    return text
+
+
 def songplays(events: list[dict], songs: list[dict]) -> list[tuple]:
     # Catalogue match on exactly (title, artist name, duration); NULL never matches (SQL `=`).
     catalogue: dict[tuple, tuple[str, str]] = {}
@@ -201,16 +214,19 @@ def songplays(events: list[dict], songs: list[dict]) -> list[tuple]:
         if None not in match_key:
             pair = (s["song_id"], s["artist_id"])
             catalogue[match_key] = min(pair, catalogue.get(match_key, pair))  # smallest wins
-    rows = []
-    for e in events:
+    plays: dict[str, tuple] = {}
+    for e in sorted(events, key=lambda e: (e["source_key"], e["source_line"])):
         if e["page"] != "NextSong" or user_id(e) is None:
             continue
         natural_key = f"{e['userid']}:{e['sessionid']}:{e['iteminsession']}:{e['ts']}"
-        song_id, artist_id = catalogue.get((e["song"], e["artist"], e["length"]), (None, None))
-        play = (hashlib.md5(natural_key.encode()).hexdigest(), timestamp(e["ts"]), user_id(e))
-        rows.append(play + (e["level"], song_id, artist_id, e["sessionid"], e["location"],
-                            e["useragent"], e["source_key"]))  # fmt: skip
-    return sorted(rows, key=lambda row: row[0])  # stable: equal ids stay in (key, line) order
+        play_id = hashlib.md5(natural_key.encode()).hexdigest()
+        if play_id in plays:  # another copy of the play: the first (key, line) owns it
+            continue
+        match_key = (repaired(e["song"]), repaired(e["artist"]), e["length"])
+        song_id, artist_id = catalogue.get(match_key, (None, None))
+        plays[play_id] = (play_id, timestamp(e["ts"]), user_id(e), e["level"], song_id, artist_id,
+                          e["sessionid"], e["location"], e["useragent"], e["source_key"])  # fmt: skip
+    return sorted(plays.values(), key=lambda row: row[0])
 
 
 def users(events: list[dict]) -> list[tuple]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 from sparkify_assets import load_protocol
 from sparkify_assets.load_protocol import Merge, StagingLoad, Window
@@ -120,7 +121,8 @@ def test_only_new_and_changed_objects_load_and_a_changed_one_replaces_its_rows(w
     days = sorted((lake_dir / "log_data").rglob("*.json"))
     keys = [d.relative_to(lake_dir).as_posix() for d in days]
     first = stage_events(warehouse, lake_dir)
-    assert first == StagingLoad(3, 3, sum(map(lines_of, days)), 0, 0, 1)
+    assert first.repaired_values > 0  # the generated log, like the real one, is mis-encoded
+    assert replace(first, repaired_values=0) == StagingLoad(3, 3, sum(map(lines_of, days)), 0, 0, 1)
 
     old_lines = lines_of(days[0])
     days[0].write_text(days[0].read_text(encoding="utf-8") + "{broken\n", encoding="utf-8")
@@ -128,7 +130,10 @@ def test_only_new_and_changed_objects_load_and_a_changed_one_replaces_its_rows(w
     new_key = add_day(lake_dir, 4)
     second = stage_events(warehouse, lake_dir)
     added = lines_of(lake_dir / new_key)
-    assert second == StagingLoad(4, 2, old_lines + added, 1, old_lines, 2)
+    # The changed object's earlier rows were replaced, not copied: no duplicate events.
+    assert replace(second, repaired_values=0) == StagingLoad(
+        4, 2, old_lines + added, 1, old_lines, 2
+    )
 
     assert manifest(warehouse) == {
         keys[0]: (version(days[0]), 2),
@@ -256,10 +261,11 @@ def test_locks_come_first_in_the_transaction_after_the_tables_exist():
         "staging_rejects",
         "load_manifest",
         "load_batches",
+        "text_repairs",
     )
     writes, reads = load_protocol.star_locks("songplays", (EVENTS, "staging_songs"))
     assert writes == ("songplays", "load_state")
-    assert reads == ("load_batches", EVENTS, "staging_songs")
+    assert reads == ("load_batches", "text_repairs", EVENTS, "staging_songs")
 
     warehouse = RecordingWarehouse()
     with load_protocol.locked(warehouse, writes, reads) as session:

@@ -49,6 +49,11 @@ def stage(
             f"{table}: {load.objects_loaded} new or changed object(s) of {load.objects_seen}; "
             f"{load.rows_loaded} row(s) loaded, {load.rows_replaced} replaced"
         )
+        if load.duplicate_events:
+            context.log.warning(
+                f"{table}: {load.duplicate_events} event(s) copy events staged before (kept "
+                "here as the lake has them; songplays holds each play once)"
+            )
         metadata = table_metadata(
             session,
             table,
@@ -57,6 +62,8 @@ def stage(
             rows_added=load.rows_loaded - load.rows_replaced,
             rows_changed=load.rows_replaced,
             rows_rejected=load.rows_rejected,
+            duplicate_events=load.duplicate_events,
+            repaired_values=load.repaired_values,
         )
         if load.rows_rejected:
             header, sample = load_protocol.rejects_sample(session, table, load.load_batch)

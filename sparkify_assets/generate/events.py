@@ -190,7 +190,7 @@ def _day_lines(seed: int, day: date, events: int, users: list[User], plays: _Pla
     ordinal = day.toordinal()
     day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
     sessions = _plan_sessions(rng, users, ordinal, events)
-    due = ["unicode", "catalogue"]
+    due = ["twice", "unicode", "catalogue"]
     for number, session in enumerate(sessions):
         # Unique across days: 100,000 sessions a day, ~55 years before ids repeat (INTEGER).
         session_id = (ordinal % 20_000) * 100_000 + number

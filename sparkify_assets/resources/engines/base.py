@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dagster import Backoff, ConfigurableResource, RetryPolicy
+from psycopg2.extras import execute_batch
 from pydantic import Field
 
 from sparkify_assets import sql_files
@@ -112,6 +113,12 @@ class Session(ABC):
         """Run every statement of a section of `sql/<file>.sql`; return each one's row count."""
         return [self.execute(s, params) for s in self.statements(file, section, table)]
 
+    def run_many(self, file: str, section: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run a one-statement section of `sql/<file>.sql` once for each of `rows`."""
+        (statement,) = self.statements(file, section)
+        for params in rows:
+            self.execute(statement, params)
+
     def query(self, file: str, section: str, params: Params = None, table: str | None = None):
         """The column names and rows of a one-query section of `sql/<file>.sql`."""
         (statement,) = self.statements(file, section, table)
@@ -131,6 +138,12 @@ class DbApiSession(Session, ABC):
         with self.con.cursor() as cur:
             cur.execute(sql, params)
             return cur.rowcount
+
+    def run_many(self, file, section, rows):
+        # Many statements per round trip: Redshift answers each one after tens of milliseconds.
+        (statement,) = self.statements(file, section)
+        with self.con.cursor() as cur:
+            execute_batch(cur, statement, rows, page_size=500)
 
     def query_text(self, sql, params=None):
         with self.con.cursor() as cur:
