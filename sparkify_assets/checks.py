@@ -6,8 +6,15 @@ blocking: when one fails, the assets below it do not materialize in that run and
 `dagster asset materialize` exits non-zero. Softer rules (a song with an odd year, a gender
 outside M/F) warn and let the run go on.
 
-One multi-asset check per table keeps the step count low (a table's rules share one connection);
-each rule is still its own check in the UI, and can run alone.
+A star table's blocking rules are its audit (write-audit-publish): the table's own step judges
+the rows it is about to publish inside its transaction, before commit (`audit`). When one fails
+the transaction rolls back, so analysts never see those rows; the rows are kept in
+`audit_failures` and the step fails naming the rule. These are check specs of the asset itself.
+
+The other rules run after the fact: one multi-asset check per table keeps the step count low (a
+table's rules share one connection); each rule is still its own check in the UI, and can run
+alone. Staging tables carry warnings for what a star table's audit would stop on (an unknown
+level, a play in the future), so a load's every defect shows in the run that loaded it.
 
 A check that runs in the same run as its table's materialization looks at what that load touched
 (the rule's `narrow` tables read as their `recent__<table>` rows in sql/checks.sql), so a daily
@@ -15,6 +22,7 @@ load into a warehouse holding years does not re-check years of rows. Run at any 
 the checks job or the UI, a check looks at every row. Each result says which in `scope`.
 """
 
+import json
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +60,11 @@ class Rule:
     narrow: tuple[str, ...] = ()
 
     @property
+    def audits(self) -> bool:
+        """Judged in its star table's own step, before the rows publish (see `audit`)."""
+        return self.blocking and not self.table.startswith("staging_")
+
+    @property
     def section(self) -> str:
         """Its query in sql/checks.sql: the table's own, or one both staging tables share."""
         shared = f"staging__{self.name}"
@@ -71,6 +84,32 @@ RULES = (
     ),
     Rule(
         "staging_events", "no_rejects", "No event record is quarantined in staging_rejects.", False
+    ),
+    Rule(
+        "staging_events",
+        "level_domain",
+        "Every logged-in event's level is 'free' or 'paid'.",
+        False,
+        ("staging_events",),
+    ),
+    Rule(
+        "staging_events",
+        "not_in_future",
+        "No event is stamped later than now.",
+        False,
+        ("staging_events",),
+    ),
+    Rule(
+        "staging_events",
+        "no_duplicate_events",
+        "The latest load brought no copy of an event staged before.",
+        False,
+    ),
+    Rule(
+        "staging_events",
+        "no_repaired_text",
+        "The latest load held no mis-encoded title or artist name.",
+        False,
     ),
     Rule("staging_songs", "not_empty", "Song objects were loaded, so songs are staged.", True),
     Rule(
@@ -126,11 +165,13 @@ RULES = (
     Rule(
         "songplays",
         "matches_staging",
-        "Each event object has one play per NextSong event by a logged-in user.",
+        "Every staged play is in songplays, and every play's object carries it.",
         False,
         ("songplays", "staging_events"),
     ),
 )
+SAMPLE_ROWS = 10  # failing rows a check result shows
+AUDIT_KEPT_ROWS = 100  # failing rows per rule an audit keeps in audit_failures
 
 
 def rule_parameters(max_reject_rate: float, now: datetime | None = None) -> dict[str, Any]:
@@ -156,10 +197,14 @@ def narrow_to_load(session: Session, tables: Iterable[str], load_batch: int) -> 
 
 
 def evaluate(
-    session: Session, rule: Rule, parameters: Mapping[str, Any], narrowed: bool = False
+    session: Session,
+    rule: Rule,
+    parameters: Mapping[str, Any],
+    narrowed: bool = False,
+    sample_rows: int = SAMPLE_ROWS,
 ) -> tuple[int, list[str], list[tuple]]:
-    """How many rows break `rule`, and the first 10 of them (with their column names):
-    of every row, or (`narrowed`) of the `recent_<table>` rows `narrow_to_load` set aside."""
+    """How many rows break `rule`, and the first `sample_rows` of them (with their column
+    names): of every row, or (`narrowed`) of the `recent_<table>` rows set aside before."""
     (query,) = sql_files.statements(
         "checks",
         "failing_sample",
@@ -167,7 +212,8 @@ def evaluate(
         narrowed=rule.narrow if narrowed else (),
         slots=(("rule", rule.section),),
     )
-    header, rows = session.query_text(query, {**parameters, "table_name": rule.table})
+    params = {**parameters, "table_name": rule.table, "sample_rows": sample_rows}
+    header, rows = session.query_text(query, params)
     failing = rows[0][-1] if rows else 0
     return failing, header[:-1], [row[:-1] for row in rows]
 
@@ -188,11 +234,14 @@ def _result(
     )
 
 
+def _spec(rule: Rule) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        rule.name, asset=rule.table, description=rule.description, blocking=rule.blocking
+    )
+
+
 def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> AssetChecksDefinition:
-    specs = [
-        AssetCheckSpec(r.name, asset=table, description=r.description, blocking=r.blocking)
-        for r in rules
-    ]
+    specs = [_spec(r) for r in rules]
 
     @multi_asset_check(name=f"{table}_checks", specs=specs, can_subset=True, pool=WAREHOUSE_POOL)
     def table_checks(
@@ -226,13 +275,108 @@ def _materialized_by_this_run(context: AssetCheckExecutionContext, table: str) -
 
 
 def build_checks(max_reject_rate: float = DEFAULT_MAX_REJECT_RATE) -> list[AssetChecksDefinition]:
-    """Every rule's check, grouped by table, plus a check per table that its columns hold."""
+    """Every rule's check that runs after the fact (the audits are the assets' own), grouped by
+    table, plus a check per table that its columns hold."""
     tables = list(dict.fromkeys(r.table for r in RULES))
+    after_the_fact = [r for r in RULES if not r.audits]
     rule_checks = [
-        _table_checks(t, [r for r in RULES if r.table == t], max_reject_rate) for t in tables
+        _table_checks(t, rules, max_reject_rate)
+        for t in tables
+        if (rules := [r for r in after_the_fact if r.table == t])
     ]
     with warnings.catch_warnings():
         # The builder is marked beta; it is the one Dagster ships for exactly this rule.
         warnings.simplefilter("ignore", BetaWarning)
         schema_checks = build_column_schema_change_checks(assets=tables)
     return [*rule_checks, *schema_checks]
+
+
+# --- write-audit-publish: a star table's blocking rules, in its own step ----------------------
+
+
+def audit_specs(table: str) -> list[AssetCheckSpec]:
+    """The check specs of `table`'s audit: declared by the asset, reported from its step."""
+    return [_spec(r) for r in RULES if r.table == table and r.audits]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One audit rule's answer on the rows a merge is about to publish."""
+
+    rule: Rule
+    failing: int
+    header: list[str]
+    rows: list[tuple]  # up to AUDIT_KEPT_ROWS, by key
+    scope: str
+
+    def result(self) -> AssetCheckResult:
+        return _result(self.rule, self.failing, self.header, self.rows[:SAMPLE_ROWS], self.scope)
+
+
+class AuditFailed(Exception):
+    """A blocking rule failed on the rows about to be published: the transaction must roll back."""
+
+    def __init__(self, table: str, verdicts: list[Verdict]):
+        self.table = table
+        self.verdicts = verdicts
+        failed = [v for v in verdicts if v.failing]
+        super().__init__(
+            f"{table}: nothing published, the audit failed: "
+            + "; ".join(f"{v.rule.name} ({v.failing} row(s): {v.rule.description})" for v in failed)
+            + ". The rows are in audit_failures; fix or remove the objects that brought them, "
+            "then run again."
+        )
+
+
+def audit(
+    session: Session, table: str, incremental: bool, raise_on_failure: bool = True
+) -> list[Verdict]:
+    """Judge what a merge into `table` is about to publish, in its transaction: every blocking
+    rule of the table, narrowed (after an `incremental` merge) to the rows the merge touched, as
+    the temp tables it left say (the `touched__<table>` sections of sql/checks.sql). Raise
+    AuditFailed when a rule fails (unless not `raise_on_failure`: the checks job's every-row
+    audit of what is published)."""
+    rules = [r for r in RULES if r.table == table and r.audits]
+    narrowed = incremental and any(r.narrow for r in rules)
+    if narrowed:
+        for narrow_table in sorted({t for r in rules for t in r.narrow}):
+            session.run("checks", f"touched__{narrow_table}")
+    parameters = rule_parameters(DEFAULT_MAX_REJECT_RATE)
+    verdicts = []
+    for rule in rules:
+        scoped = narrowed and bool(rule.narrow)
+        failing, header, rows = evaluate(session, rule, parameters, scoped, AUDIT_KEPT_ROWS)
+        scope = "what this run is about to publish" if scoped else "every row, as published"
+        verdicts.append(Verdict(rule, failing, header, rows, scope))
+    if raise_on_failure and any(v.failing for v in verdicts):
+        raise AuditFailed(table, verdicts)
+    return verdicts
+
+
+def keep_audit_failures(
+    warehouse: Warehouse, failed: AuditFailed, run_id: str, windows: Iterable
+) -> None:
+    """Keep the rows a failed audit stopped in `audit_failures`, in a transaction of its own
+    (the merge's rolled back), with the load batches the run took in."""
+    windows = list(windows)
+    base = {
+        "run_id": run_id,
+        "table_name": failed.table,
+        "load_batch": max((w.up_to for w in windows), default=0),
+        "load_window": ", ".join(map(str, windows)),
+        "failed_at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "),
+    }
+    rows = [
+        {
+            **base,
+            "rule": v.rule.name,
+            "failing_rows": v.failing,
+            "row_key": str(row[0]),
+            "row_values": json.dumps(dict(zip(v.header, row, strict=True)), default=str),
+        }
+        for v in failed.verdicts
+        for row in v.rows
+    ]
+    warehouse.ensure_tables(["audit_failures"])
+    with warehouse.session() as session:
+        session.run_many("audit_failures", "record", rows)

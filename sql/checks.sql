@@ -8,12 +8,12 @@
 -- checks everything.
 
 -- name: failing_sample
--- The rows that break the rule spliced in below, the first 10 by key, each with how many
--- there are in all: one pass, the count riding along as a window.
+-- The rows that break the rule spliced in below, the first `sample_rows` by key, each with how
+-- many there are in all: one pass, the count riding along as a window.
 SELECT failing.*, COUNT(*) OVER () AS failing_rows
 FROM (${rule}) AS failing
 ORDER BY 1
-LIMIT 10;
+LIMIT %(sample_rows)s;
 
 -- name: latest_events_batch
 -- The latest event load; none when it is all that is staged (the first load, a full refresh):
@@ -45,11 +45,17 @@ WHERE user_id IN (
 ANALYZE recent_users;
 
 -- name: recent__songplays
--- The plays of the event objects of the latest event load, and every play sharing their ids.
+-- The plays of the events of the latest event load (whichever object owns them), the plays its
+-- objects own, and every play sharing their ids.
 DROP TABLE IF EXISTS recent_songplays;
 CREATE TEMP TABLE recent_songplays AS
 SELECT * FROM songplays
 WHERE songplay_id IN (
+    SELECT MD5(userid || ':' || CAST(sessionid AS VARCHAR) || ':'
+               || CAST(iteminsession AS VARCHAR) || ':' || CAST(ts AS VARCHAR))
+    FROM staging_events
+    WHERE load_batch = %(latest_events_batch)s AND page = 'NextSong' AND userid <> ''
+    UNION
     SELECT songplay_id FROM songplays
     WHERE source_key IN (SELECT source_key FROM staging_events WHERE load_batch = %(latest_events_batch)s)
 );
@@ -66,6 +72,35 @@ WHERE start_time IN (
 );
 ANALYZE recent_time;
 
+-- name: touched__users
+-- A star table's blocking rules audit the rows its merge is about to publish, in the merge's own
+-- transaction (checks.audit). After an incremental merge they read what it touched, from the
+-- temp tables the merge left (new_staging_events, songplays_keys), as these `recent_` tables.
+-- Here: the users the merge rebuilt, those with events in the batches it took in.
+DROP TABLE IF EXISTS recent_users;
+CREATE TEMP TABLE recent_users AS
+SELECT * FROM users
+WHERE user_id IN (SELECT CAST(userid AS INTEGER) FROM new_staging_events WHERE userid <> '');
+ANALYZE recent_users;
+
+-- name: touched__time
+-- The play times of the batches the merge took in.
+DROP TABLE IF EXISTS recent_time;
+CREATE TEMP TABLE recent_time AS
+SELECT * FROM "time"
+WHERE start_time IN (
+    SELECT TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' FROM new_staging_events
+    WHERE page = 'NextSong' AND userid <> ''
+);
+ANALYZE recent_time;
+
+-- name: touched__songplays
+-- The plays the merge re-made, and every row sharing their ids.
+DROP TABLE IF EXISTS recent_songplays;
+CREATE TEMP TABLE recent_songplays AS
+SELECT * FROM songplays WHERE songplay_id IN (SELECT songplay_id FROM songplays_keys);
+ANALYZE recent_songplays;
+
 -- name: staging_events__not_empty
 -- The lake held event objects, yet no event row is staged.
 SELECT table_name, COUNT(*) AS objects
@@ -80,6 +115,31 @@ FROM load_manifest
 WHERE table_name = 'staging_songs'
   AND NOT EXISTS (SELECT 1 FROM staging_songs)
 GROUP BY table_name;
+
+-- name: staging_events__level_domain
+-- Events of logged-in users whose level is neither free nor paid: users and songplays would
+-- refuse them.
+SELECT source_key, source_line, level FROM staging_events
+WHERE userid <> '' AND (level IS NULL OR level NOT IN ('free', 'paid'));
+
+-- name: staging_events__not_in_future
+-- Events stamped later than now: songplays would hold plays that have not happened.
+SELECT source_key, source_line, ts FROM staging_events
+WHERE TIMESTAMP 'epoch' + ts / 1000.0 * INTERVAL '1 second' > CAST(%(now)s AS TIMESTAMP);
+
+-- name: staging_events__no_duplicate_events
+-- The latest event load when it brought copies of events staged before (staging keeps them;
+-- songplays holds each play once).
+SELECT load_batch, duplicate_events FROM load_batches
+WHERE table_name = 'staging_events' AND duplicate_events > 0
+  AND load_batch = (SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_events');
+
+-- name: staging_events__no_repaired_text
+-- The latest event load when titles or artist names in it were mis-encoded (repaired for the
+-- catalogue match; see text_repairs).
+SELECT load_batch, repaired_values FROM load_batches
+WHERE table_name = 'staging_events' AND repaired_values > 0
+  AND load_batch = (SELECT MAX(load_batch) FROM load_batches WHERE table_name = 'staging_events');
 
 -- name: staging__reject_rate
 -- The objects of a staging table's latest load, worst first, when its reject rate is over the
@@ -216,16 +276,25 @@ SELECT songplay_id, level FROM songplays WHERE level IS NULL OR level NOT IN ('f
 SELECT songplay_id, start_time FROM songplays WHERE start_time > CAST(%(now)s AS TIMESTAMP);
 
 -- name: songplays__matches_staging
--- Event objects whose play count differs from their NextSong events by logged-in users.
-SELECT COALESCE(e.source_key, f.source_key) AS source_key,
-       COALESCE(e.plays, 0) AS staged_plays,
-       COALESCE(f.plays, 0) AS songplays
+-- Staged plays (NextSong events of logged-in users) with no row in songplays, and plays whose
+-- owning object does not carry them.
+SELECT e.songplay_id, e.source_key, 'not in songplays' AS problem
 FROM (
-    SELECT source_key, COUNT(*) AS plays FROM staging_events
+    SELECT MD5(userid || ':' || CAST(sessionid AS VARCHAR) || ':'
+               || CAST(iteminsession AS VARCHAR) || ':' || CAST(ts AS VARCHAR)) AS songplay_id,
+           source_key
+    FROM staging_events
     WHERE page = 'NextSong' AND userid <> ''
-    GROUP BY source_key
 ) AS e
-FULL OUTER JOIN (
-    SELECT source_key, COUNT(*) AS plays FROM songplays GROUP BY source_key
-) AS f ON f.source_key = e.source_key
-WHERE COALESCE(e.plays, 0) <> COALESCE(f.plays, 0);
+WHERE NOT EXISTS (SELECT 1 FROM songplays AS f WHERE f.songplay_id = e.songplay_id)
+UNION ALL
+SELECT f.songplay_id, f.source_key, 'not carried by its object' AS problem
+FROM songplays AS f
+WHERE f.source_key IN (SELECT source_key FROM staging_events)
+  AND NOT EXISTS (
+      SELECT 1 FROM staging_events AS e
+      WHERE e.source_key = f.source_key AND e.page = 'NextSong' AND e.userid <> ''
+        AND MD5(e.userid || ':' || CAST(e.sessionid AS VARCHAR) || ':'
+                || CAST(e.iteminsession AS VARCHAR) || ':' || CAST(e.ts AS VARCHAR))
+            = f.songplay_id
+  );

@@ -3,13 +3,29 @@
 Each table's meaning and merge live in `sql/<table>.sql`; which staging batches a run takes in,
 and the watermarks that remember it, in load_protocol.py. `full_refresh` empties the table and
 takes in everything.
+
+Write-audit-publish: each table's step merges, then audits what it is about to publish against
+the table's blocking rules inside the same transaction (checks.audit), and commits only if every
+rule holds. The rules are the asset's own checks: selected without the table (the checks job),
+the step audits every published row instead, changing nothing.
 """
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import (
+    AssetCheckKey,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
 
-from sparkify_assets import load_protocol
+from sparkify_assets import checks, load_protocol, sql_files
 from sparkify_assets.assets.staging import LoadConfig
 from sparkify_assets.metadata import table_metadata
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
@@ -25,83 +41,138 @@ def merge(
     config: LoadConfig,
     warehouse: Warehouse,
     lineage: Lineage,
-) -> MaterializeResult:
-    """Merge the new staging batches of `sources` into star `table`."""
+) -> Iterator:
+    """Merge the new staging batches of `sources` into star `table`, audit what it is about to
+    publish, and commit only if every blocking rule holds."""
     writes, reads = load_protocol.star_locks(table, sources)
-    with load_protocol.locked(warehouse, writes, reads) as session:
-        done = load_protocol.merge(session, table, sources, config.full_refresh)
-        context.log.info(
-            f"{table}: took in load batches {', '.join(map(str, done.windows))}; "
-            f"{done.rows_written} row(s) written, {done.rows_deleted} deleted or replaced"
-        )
-        metadata = table_metadata(
-            session,
-            table,
-            lineage,
-            rows_added=done.rows_written - done.rows_deleted,
-            rows_changed=done.rows_deleted,
-        )
-    return MaterializeResult(metadata=metadata)
+    windows: list[load_protocol.Window] = []
+    try:
+        with load_protocol.locked(warehouse, writes, reads) as session:
+            done = load_protocol.merge(session, table, sources, config.full_refresh)
+            windows = done.windows
+            context.log.info(
+                f"{table}: took in load batches {', '.join(map(str, done.windows))}; "
+                f"{done.rows_written} row(s) written, {done.rows_deleted} deleted or replaced"
+            )
+            incremental = not config.full_refresh and any(w.after for w in done.windows)
+            audit_started = time.perf_counter()
+            verdicts = checks.audit(session, table, incremental)
+            audit_seconds = round(time.perf_counter() - audit_started, 3)
+            metadata = table_metadata(
+                session,
+                table,
+                lineage,
+                rows_added=done.rows_written - done.rows_deleted,
+                rows_changed=done.rows_deleted,
+            )
+            metadata["audit_seconds"] = MetadataValue.float(audit_seconds)
+    except checks.AuditFailed as failed:  # rolled back: the table is as it was before the run
+        checks.keep_audit_failures(warehouse, failed, context.run.run_id, windows)
+        yield from (v.result() for v in failed.verdicts)
+        failing = {v.rule.name: v.failing for v in failed.verdicts if v.failing}
+        raise Failure(
+            str(failed), metadata={"failing_rows": MetadataValue.json(failing)}, allow_retries=False
+        ) from None
+    yield MaterializeResult(
+        asset_key=table, metadata=metadata, check_results=[v.result() for v in verdicts]
+    )
 
 
-@asset(**WAREHOUSE_STEP, group_name="star", deps=[EVENTS], kinds={"sql"})
-def users(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
-    """One row per user (non-empty userId seen in any event), as of the user's latest event:
-    name, gender and current level (free or paid; users move between the two)."""
-    column_from_event = {
-        "user_id": "userid",
-        "first_name": "firstname",
-        "last_name": "lastname",
-        "gender": "gender",
-        "level": "level",
-        "last_seen_at": "ts",
-    }
-    lineage = {c: [(EVENTS, e)] for c, e in column_from_event.items()}
-    return merge(context, "users", [EVENTS], config, warehouse, lineage)
+def audit_only(context: AssetExecutionContext, table: str, warehouse: Warehouse) -> Iterator:
+    """The table's audit rules on every published row, as selected, changing nothing."""
+    selected = context.selected_asset_check_keys
+    with load_protocol.reading(warehouse, (*sql_files.BOOKKEEPING_TABLES, table)) as session:
+        for verdict in checks.audit(session, table, incremental=False, raise_on_failure=False):
+            if AssetCheckKey(AssetKey(table), verdict.rule.name) in selected:
+                yield verdict.result()
 
 
-@asset(**WAREHOUSE_STEP, group_name="star", deps=[SONGS], kinds={"sql"})
-def songs(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
-    """One row per song in the catalogue (song_id): title, artist, year (0 = unknown), duration
-    in seconds."""
-    lineage = {c: [(SONGS, c)] for c in ("song_id", "title", "artist_id", "year", "duration")}
-    return merge(context, "songs", [SONGS], config, warehouse, lineage)
+def star_table(
+    table: str, sources: Sequence[str], deps: Sequence[str], lineage: Lineage, description: str
+) -> AssetsDefinition:
+    """The asset of star `table`, merged from staging `sources`, with its audit as its checks."""
+
+    @multi_asset(
+        name=table,
+        specs=[
+            AssetSpec(table, deps=deps, group_name="star", kinds={"sql"}, description=description)
+        ],
+        check_specs=checks.audit_specs(table),
+        can_subset=True,
+        **WAREHOUSE_STEP,
+    )
+    def star_step(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
+        if AssetKey(table) in context.selected_asset_keys:
+            yield from merge(context, table, sources, config, warehouse, lineage)
+        else:
+            yield from audit_only(context, table, warehouse)
+
+    return star_step
 
 
-@asset(**WAREHOUSE_STEP, group_name="star", deps=[SONGS], kinds={"sql"})
-def artists(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
-    """One row per artist in the catalogue (artist_id): name, location and coordinates, taken
-    from the most complete of the artist's song records."""
-    column_from_song = {
-        "artist_id": "artist_id",
-        "name": "artist_name",
-        "location": "artist_location",
-        "latitude": "artist_latitude",
-        "longitude": "artist_longitude",
-    }
-    lineage = {c: [(SONGS, s)] for c, s in column_from_song.items()}
-    return merge(context, "artists", [SONGS], config, warehouse, lineage)
-
-
-@asset(**WAREHOUSE_STEP, name="time", group_name="star", deps=[EVENTS], kinds={"sql"})
-def play_times(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
-    """One row per distinct play time (songplays.start_time, UTC, with milliseconds): hour, day
-    of month, ISO week, month, year and weekday (0 = Sunday)."""
-    parts = ("start_time", "hour", "day", "week", "month", "year", "weekday")
-    lineage = {c: [(EVENTS, "ts")] for c in parts}
-    return merge(context, "time", [EVENTS], config, warehouse, lineage)
-
-
-@asset(
-    **WAREHOUSE_STEP,
-    group_name="star",
-    deps=[EVENTS, SONGS, users, play_times, songs, artists],
-    kinds={"sql"},
+users = star_table(
+    "users",
+    [EVENTS],
+    [EVENTS],
+    {
+        c: [(EVENTS, e)]
+        for c, e in {
+            "user_id": "userid",
+            "first_name": "firstname",
+            "last_name": "lastname",
+            "gender": "gender",
+            "level": "level",
+            "last_seen_at": "ts",
+        }.items()
+    },
+    "One row per user (non-empty userId seen in any event), as of the user's latest event: name, "
+    "gender and current level (free or paid; users move between the two).",
 )
-def songplays(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
-    """One row per song play: a 'NextSong' event by a logged-in user, with the catalogue's
-    song_id and artist_id when the catalogue holds the exact song (title, artist, duration)."""
-    lineage = {
+
+songs = star_table(
+    "songs",
+    [SONGS],
+    [SONGS],
+    {c: [(SONGS, c)] for c in ("song_id", "title", "artist_id", "year", "duration")},
+    "One row per song in the catalogue (song_id): title, artist, year (0 = unknown), duration in "
+    "seconds.",
+)
+
+artists = star_table(
+    "artists",
+    [SONGS],
+    [SONGS],
+    {
+        c: [(SONGS, s)]
+        for c, s in {
+            "artist_id": "artist_id",
+            "name": "artist_name",
+            "location": "artist_location",
+            "latitude": "artist_latitude",
+            "longitude": "artist_longitude",
+        }.items()
+    },
+    "One row per artist in the catalogue (artist_id): name, location and coordinates, taken from "
+    "the most complete of the artist's song records.",
+)
+
+play_times = star_table(
+    "time",
+    [EVENTS],
+    [EVENTS],
+    {
+        c: [(EVENTS, "ts")]
+        for c in ("start_time", "hour", "day", "week", "month", "year", "weekday")
+    },
+    "One row per distinct play time (songplays.start_time, UTC, with milliseconds): hour, day of "
+    "month, ISO week, month, year and weekday (0 = Sunday).",
+)
+
+songplays = star_table(
+    "songplays",
+    [EVENTS, SONGS],
+    [EVENTS, SONGS, "users", "time", "songs", "artists"],
+    {
         "songplay_id": [(EVENTS, c) for c in ("userid", "sessionid", "iteminsession", "ts")],
         "start_time": [(EVENTS, "ts"), ("time", "start_time")],
         "user_id": [(EVENTS, "userid"), ("users", "user_id")],
@@ -112,5 +183,8 @@ def songplays(context: AssetExecutionContext, config: LoadConfig, warehouse: War
         "location": [(EVENTS, "location")],
         "user_agent": [(EVENTS, "useragent")],
         "source_key": [(EVENTS, "source_key")],
-    }
-    return merge(context, "songplays", [EVENTS, SONGS], config, warehouse, lineage)
+    },
+    "One play per row: a 'NextSong' event by a logged-in user, held once however many lake "
+    "objects carry it, with the catalogue's song_id and artist_id when the catalogue holds the "
+    "exact song (title, artist, duration; mis-encoded text repaired).",
+)
