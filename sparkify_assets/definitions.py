@@ -29,7 +29,7 @@ from sparkify_assets.resources.engines.base import Warehouse
 from sparkify_assets.resources.engines.duckdb import DEFAULT_DUCKDB_PATH, DuckDBWarehouse
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.engines.redshift import COPY_MIN_OBJECT_BYTES, RedshiftWarehouse
-from sparkify_assets.resources.lake import SAMPLE_LAKE, Lake
+from sparkify_assets.resources.lake import DEFAULT_CONCURRENCY, SAMPLE_LAKE, Lake
 from sparkify_assets.sensors import lake_sensors
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -85,7 +85,15 @@ def build_lake(env: Mapping[str, str]) -> Lake:
         raise ConfigError(
             f"SPARKIFY_LAKE={url!r} is not a folder; use a folder or s3://bucket/prefix"
         )
-    return Lake(url=url, s3_endpoint_url=env.get("SPARKIFY_S3_ENDPOINT_URL") or None)
+    name, accepted = "SPARKIFY_S3_CONCURRENCY", "a whole number of GETs from 1 to 1024"
+    concurrency = _number(env, name, DEFAULT_CONCURRENCY, 1, 1024, accepted)
+    if concurrency != int(concurrency):
+        raise ConfigError(f"{name}={env[name]!r} is not {accepted}")
+    return Lake(
+        url=url,
+        s3_endpoint_url=env.get("SPARKIFY_S3_ENDPOINT_URL") or None,
+        concurrency=int(concurrency),
+    )
 
 
 def _server(env: Mapping[str, str], port: int, sslmode: str) -> dict:

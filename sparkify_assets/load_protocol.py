@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sparkify_assets import sql_files
+from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.resources.engines.base import Session, Warehouse
 from sparkify_assets.resources.lake import Lake, LakeObject
 from sparkify_assets.text_repair import repaired
@@ -58,7 +59,12 @@ class StagingLoad:
 
 
 def stage(
-    session: Session, table: str, lake: Lake, objects: Sequence[LakeObject], full_refresh: bool
+    session: Session,
+    table: str,
+    lake: Lake,
+    objects: Sequence[LakeObject],
+    full_refresh: bool,
+    progress: LoadProgress | None = None,
 ) -> StagingLoad:
     """Load the new and changed `objects` (listed from the lake) into staging `table`."""
     by_table = {"table_name": table}
@@ -74,7 +80,7 @@ def stage(
     session.fill_load_objects(todo)
     (rows_replaced,) = session.run(table, "delete_objects")
     session.run("staging_rejects", "delete_objects", by_table)
-    session.stage(table, lake, todo, load_batch)
+    session.stage(table, lake, todo, load_batch, progress)
     session.analyze(table)
     session.run("load_manifest", "delete_objects", by_table)
     batch = {

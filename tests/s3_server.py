@@ -5,17 +5,25 @@ S3 (moto's in-process mock would patch boto3 instead). The fixtures on it (`s3_e
 `aws_credentials`, `s3_client`, `s3_lake`) are in conftest.py; the benchmark uses `moto_server()`
 directly.
 
+`latency_proxy()` puts S3's latency in front of it: every request answered a set time late
+(30 ms by default), counted, with the most requests in flight at once.
+
 The fake credentials are set only for the tests that ask for them (`aws_credentials`, through
 monkeypatch), never for the whole session.
 """
 
 import contextlib
+import http.client
+import http.server
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +86,110 @@ def moto_server(timeout: float = 30.0) -> Iterator[str]:
                 _stop(process)
         log.seek(0)
         raise RuntimeError(f"moto_server would not start:\n{log.read().decode()[-2000:]}")
+
+
+class _ProxyStats:
+    """What went through a latency proxy: requests by method, and the most in flight at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_method: Counter = Counter()
+        self.in_flight = self.max_in_flight = 0
+        self.fail_once: set[str] = set()  # paths answered once with a 503, then served
+
+    def start(self, method: str) -> None:
+        with self._lock:
+            self.by_method[method] += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def end(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def should_fail(self, path: str) -> bool:
+        with self._lock:
+            if path in self.fail_once:
+                self.fail_once.discard(path)
+                return True
+            return False
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_method.clear()
+            self.max_in_flight = self.in_flight
+
+
+def _proxy_handler(target: str, delay: float, stats: _ProxyStats):
+    host, port = urllib.parse.urlsplit(target).netloc.split(":")
+    local = threading.local()  # one keep-alive connection to the server per proxy thread
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as S3 clients expect
+
+        def log_message(self, *_args) -> None:
+            pass
+
+        def _forward(self) -> None:
+            stats.start(self.command)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                time.sleep(delay)
+                if stats.should_fail(urllib.parse.urlsplit(self.path).path):
+                    self._answer(503, [("Content-Type", "application/xml")], SLOW_DOWN)
+                    return
+                status, headers, data = self._upstream(body)
+                self._answer(status, headers, data)
+            finally:
+                stats.end()
+
+        def _upstream(self, body):
+            try:
+                return self._exchange(body)
+            except (http.client.HTTPException, OSError):
+                # the server closed a kept-alive connection: once more on a new one
+                local.con = None
+                return self._exchange(body)
+
+        def _exchange(self, body):
+            if getattr(local, "con", None) is None:
+                local.con = http.client.HTTPConnection(host, int(port), timeout=60)
+            local.con.request(self.command, self.path, body, dict(self.headers))
+            answer = local.con.getresponse()
+            return answer.status, answer.getheaders(), answer.read()
+
+        def _answer(self, status: int, headers, data: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+    return Handler
+
+
+SLOW_DOWN = (
+    b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+)
+
+
+@contextlib.contextmanager
+def latency_proxy(target: str, delay: float = 0.030) -> Iterator[tuple[str, _ProxyStats]]:
+    """An HTTP proxy on a loopback port in front of `target` (moto's endpoint) that answers every
+    request `delay` seconds late, as S3 does: yield its endpoint URL and its counters."""
+    stats = _ProxyStats()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(target, delay, stats))
+    server.daemon_threads = True
+    serving = threading.Thread(target=server.serve_forever, name="latency-proxy", daemon=True)
+    serving.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", stats
+    finally:
+        server.shutdown()
+        server.server_close()

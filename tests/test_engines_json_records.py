@@ -48,19 +48,35 @@ def lines(*records) -> str:
 
 def parse(folder: Path, table: str, objects: dict[str, str | bytes]):
     """Write `objects` (key -> content) under `folder`, parse them as one chunk: the good rows
-    (as dicts by column) and the rejects (key, line, reason, raw text), in key and line order."""
-    files = []
+    (as dicts by column) and the rejects (key, line, reason, raw text), in key and line order.
+
+    The chunk is parsed from the files and from the bytes in memory: both sources must give
+    the same rows and rejects."""
+    files, bodies = [], []
     for key, content in objects.items():
         path = folder / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        bodies.append(content.encode() if isinstance(content, str) else content)
+        path.write_bytes(bodies[-1])
         files.append(str(path))
-    params = {"load_batch": BATCH, **json_records.chunk_params(list(objects), files)}
+    keys = list(objects)
+    sources = {
+        "files": json_records.file_params(keys, files),
+        "bodies": json_records.body_params(keys, bodies),
+    }
+    parsed = {source: _parse(table, source, params) for source, params in sources.items()}
+    assert parsed["files"] == parsed["bodies"]
+    return parsed["files"]
+
+
+def _parse(table: str, source: str, params: dict):
+    params = {"load_batch": BATCH, **params}
     names = [c.name for c in sql_files.columns(table)]
     with duckdb.connect() as con:
-        good = duckdb_execute(con, json_records.good_rows_query(table), params).fetchall()
-        bad = duckdb_execute(con, json_records.rejects_query(table), params).fetchall()
-        (records,) = duckdb_execute(con, json_records.RECORD_COUNT_QUERY, params).fetchone()
+        good = duckdb_execute(con, json_records.good_rows_query(table, source), params).fetchall()
+        bad = duckdb_execute(con, json_records.rejects_query(table, source), params).fetchall()
+        count = json_records.record_count_query(source)
+        (records,) = duckdb_execute(con, count, params).fetchone()
     assert records == len(good) + len(bad)  # every record is a row or a reject, never both
     rows = sorted((dict(zip(names, row, strict=True)) for row in good), key=_where)
     assert {r["load_batch"] for r in rows} <= {BATCH}

@@ -1,11 +1,13 @@
 """The lake (resources/lake.py): a folder or an S3 prefix, listed in S3's key order, checked with
-messages that say what to fix, read through local files."""
+messages that say what to fix, read many objects at once (one GET each) into memory or local
+files."""
 
 from __future__ import annotations
 
 import pytest
 
-from sparkify_assets.resources.lake import Lake, LakeError, is_data_key
+from sparkify_assets.resources.lake import Lake, LakeError, ObjectReadError, is_data_key
+from tests.s3_server import latency_proxy
 from tests.support import counting_calls, put
 
 
@@ -185,3 +187,44 @@ def test_is_data_key():
     assert not is_data_key("log_data/", 0)
     assert not is_data_key("log_data/d.txt", 5)
     assert not is_data_key("log_data/log_json_path.json", 5)
+
+
+# --- concurrent reads, through a proxy that gives every request S3's latency -------------------
+
+
+@pytest.fixture
+def slow_lake(s3_endpoint, s3_client, s3_lake):
+    """40 objects behind a proxy answering 0.1 s late: a lake reading 8 at a time, the proxy's
+    counters, and the objects' bodies by key."""
+    bodies = {f"song_data/A/{n:03d}.json": b'{"song_id": "S%d"}' % n for n in range(40)}
+    for key, body in bodies.items():
+        put(s3_client, s3_lake, key, body)
+    with latency_proxy(s3_endpoint, delay=0.1) as (endpoint, stats):
+        yield Lake(url=s3_lake, s3_endpoint_url=endpoint, concurrency=8), stats, bodies
+
+
+def test_s3_objects_are_read_with_one_get_each_many_at_once(slow_lake):
+    lake, stats, bodies = slow_lake
+    assert list(lake.read_objects(bodies)) == list(bodies.items())  # in the keys' order
+    assert stats.by_method == {"GET": 40}  # no HEAD before a GET
+    assert stats.max_in_flight == 8
+
+    stats.reset()
+    with lake.local_files(bodies) as paths:
+        assert {k: p.read_bytes() for k, p in paths.items()} == bodies
+    assert stats.by_method == {"GET": 40}
+    assert stats.max_in_flight == 8
+
+
+def test_a_failed_get_is_retried_and_a_missing_object_named(slow_lake):
+    lake, stats, bodies = slow_lake
+    first = next(iter(bodies))
+    stats.fail_once.add(f"/{lake.bucket}/{lake.prefix}{first}")  # S3's 503 SlowDown, once
+    assert dict(lake.read_objects(bodies)) == bodies
+    assert stats.by_method == {"GET": 41}
+
+    missing = "song_data/A/gone.json"
+    with pytest.raises(ObjectReadError, match=f"{lake.s3_uri(missing)}: .*NoSuchKey"):
+        list(lake.read_objects([first, missing]))
+    with pytest.raises(ObjectReadError, match=lake.s3_uri(missing)), lake.local_files([missing]):
+        pass

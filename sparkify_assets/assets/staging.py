@@ -11,6 +11,7 @@ from dagster import (
 from pydantic import Field
 
 from sparkify_assets import load_protocol
+from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.metadata import markdown_table, table_metadata
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
 from sparkify_assets.resources.lake import Lake, LakeError
@@ -38,8 +39,10 @@ def stage(
     except LakeError as exc:
         raise Failure(str(exc), allow_retries=False) from None  # retrying cannot fix settings
     objects = list(lake.list_objects(prefix))
+    progress = LoadProgress(table, context.log.info)
     with load_protocol.locked(warehouse, load_protocol.staging_locks(table)) as session:
-        load = load_protocol.stage(session, table, lake, objects, config.full_refresh)
+        with progress.reporting():
+            load = load_protocol.stage(session, table, lake, objects, config.full_refresh, progress)
         if load.rows_rejected:
             context.log.warning(
                 f"{table}: {load.rows_rejected} record(s) rejected into staging_rejects (out of "
@@ -65,6 +68,7 @@ def stage(
             duplicate_events=load.duplicate_events,
             repaired_values=load.repaired_values,
         )
+        metadata.update(progress.rates())  # the load's final rate
         if load.rows_rejected:
             header, sample = load_protocol.rejects_sample(session, table, load.load_batch)
             metadata["rejects_sample"] = MarkdownMetadataValue(markdown_table(header, sample))

@@ -19,6 +19,7 @@ from psycopg2.extras import execute_batch
 from pydantic import Field
 
 from sparkify_assets import sql_files
+from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.resources.lake import Lake, LakeObject
 
 WAREHOUSE_POOL = "warehouse"  # Dagster concurrency pool of every step that writes or reads it
@@ -94,9 +95,17 @@ class Session(ABC):
         """Replace the session's temp table `load_objects` (sql/load_objects.sql) with these."""
 
     @abstractmethod
-    def stage(self, table: str, lake: Lake, objects: Sequence[LakeObject], load_batch: int) -> None:
+    def stage(
+        self,
+        table: str,
+        lake: Lake,
+        objects: Sequence[LakeObject],
+        load_batch: int,
+        progress: LoadProgress | None = None,
+    ) -> None:
         """Load the records of `objects` into staging `table` (rows tagged with their object key
-        and `load_batch`) and the records that break a rule into `staging_rejects`."""
+        and `load_batch`) and the records that break a rule into `staging_rejects`, counting
+        what is done in `progress`."""
 
     def analyze(self, table: str) -> None:
         """Refresh the planner's statistics of a table this transaction changed a lot. Without

@@ -59,13 +59,15 @@ class DuckDBSession(Session):
         }
         self.execute(sql_files.engine_statement("duckdb", "fill_load_objects"), columns)
 
-    def stage(self, table, lake, objects, load_batch):
+    def stage(self, table, lake, objects, load_batch, progress=None):
         def insert(target, query, params):
             # This connection parses: the rows go straight from the files to the table.
             statement = f"INSERT INTO {sql_files.identifier(target)} {query}"
             return duckdb_execute(self.con, statement, params).fetchone()[0]
 
-        stage_records(self.con, insert, table, lake, objects, load_batch, self.chunk_bytes)
+        stage_records(
+            self.con, insert, table, lake, objects, load_batch, self.chunk_bytes, progress
+        )
 
 
 class DuckDBWarehouse(Warehouse):

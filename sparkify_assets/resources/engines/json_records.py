@@ -101,27 +101,46 @@ def record_rules(table: str) -> str:
     return select.find(exp.Case).sql(dialect="duckdb")
 
 
-# DuckDB reads the blobs of one read_blob() call in one thread, and the work on them stays in
-# that thread: a chunk's files are dealt into this many read_blob() calls so that every core
-# parses.
+# DuckDB reads the blobs of one read_blob() call, or the values of one unnest(), in one thread,
+# and the work on them stays in that thread: a chunk's objects are dealt into this many groups so
+# that every core parses.
 READ_GROUPS = max(1, min(os.cpu_count() or 1, 8))
 
+# Where the bytes of a chunk's objects come from, per group: (object_key, content) rows.
+# "files": local files DuckDB reads itself, streamed (big objects). "bodies": the bytes the lake
+# read, passed as parameters (small objects, where DuckDB's cost per file would dominate).
+_SOURCES = {
+    "files": "SELECT $keys[list_position($files, filename)] AS object_key, content "
+    "FROM read_blob($files_{g})",
+    "bodies": "SELECT unnest($keys_{g}) AS object_key, unnest($bodies_{g}) AS content",
+}
+SOURCES = tuple(_SOURCES)
 
-def chunk_params(keys: list[str], files: list[str]) -> dict[str, list[str]]:
-    """The parameters of the queries below for a chunk of objects: their keys, and the local
-    files holding them in the same order, dealt into READ_GROUPS lists."""
-    return {"keys": keys, "files": files} | {
-        f"files_{g}": files[g::READ_GROUPS] for g in range(READ_GROUPS)
-    }
+
+def _dealt(name: str, values: list) -> dict[str, list]:
+    return {f"{name}_{g}": values[g::READ_GROUPS] for g in range(READ_GROUPS)}
 
 
-# Per record of a chunk's files: its object, line number and text. An object that is one JSON
+def file_params(keys: list[str], files: list[str]) -> dict[str, list[str]]:
+    """The parameters of the "files" queries below for a chunk of objects: their keys, and the
+    local files holding them in the same order."""
+    return {"keys": keys, "files": files} | _dealt("files", files)
+
+
+def body_params(keys: list[str], bodies: list[bytes]) -> dict[str, list]:
+    """The parameters of the "bodies" queries below: the objects' keys and bytes, in order."""
+    return _dealt("keys", keys) | _dealt("bodies", bodies)
+
+
+# Per record of a chunk's objects: its object, line number and text. An object that is one JSON
 # value (a song file, even pretty-printed) is one record at line 1; otherwise it is JSON lines,
 # numbered from 1, blank lines skipped. An object that is not UTF-8 is one record with a NULL line.
-_RECORDS = f"""
+@functools.cache
+def _records(source: str) -> str:
+    groups = " UNION ALL ".join(_SOURCES[source].format(g=g) for g in range(READ_GROUPS))
+    return f"""
 objects AS (
-    SELECT $keys[list_position($files, filename)] AS object_key, try(decode(content)) AS body
-    FROM ({" UNION ALL ".join(f"SELECT * FROM read_blob($files_{g})" for g in range(READ_GROUPS))})
+    SELECT object_key, try(decode(content)) AS body FROM ({groups})
 ),
 split AS (
     SELECT object_key, body, string_split(body, chr(10)) AS lines FROM objects
@@ -149,9 +168,10 @@ records AS (
 )"""
 
 
-def parsed_query(table: str) -> str:
-    """DuckDB SQL reading the files in `load_files`: per record, the typed columns of `table`,
-    where it came from and, for a record that breaks a rule, the reason and its text.
+def parsed_query(table: str, source: str) -> str:
+    """DuckDB SQL reading a chunk's objects from `source` (its parameters: file_params or
+    body_params): per record, the typed columns of `table`, where it came from and, for a
+    record that breaks a rule, the reason and its text.
 
     One JSON parse per record, streamed: nothing is stored between the raw text and the rows
     the caller keeps."""
@@ -162,7 +182,7 @@ def parsed_query(table: str) -> str:
     )
     names = ", ".join(c.name for c in cols)
     return f"""
-WITH {_RECORDS},
+WITH {_records(source)},
 valued AS (
     SELECT object_key, source_line, line, strlen(line) > {MAX_RECORD_BYTES} AS oversized,
            -- NULL for text that is not JSON (never parsed when oversized)
@@ -191,24 +211,27 @@ FROM judged
 """
 
 
-def good_rows_query(table: str) -> str:
+@functools.cache
+def good_rows_query(table: str, source: str) -> str:
     """The staging rows of the records that break no rule, tagged with $load_batch."""
     names = ", ".join(c.name for c in raw_columns(table))
     return (
         f"SELECT {names}, source_key, source_line, CAST($load_batch AS BIGINT) AS load_batch "
-        f"FROM ({parsed_query(table)}) WHERE reject_reason IS NULL"
+        f"FROM ({parsed_query(table, source)}) WHERE reject_reason IS NULL"
     )
 
 
-def rejects_query(table: str) -> str:
+@functools.cache
+def rejects_query(table: str, source: str) -> str:
     """The `staging_rejects` rows of the records that break a rule, tagged with $load_batch."""
     return (
         f"SELECT '{table}' AS table_name, source_key, source_line, reject_reason AS reason, "
         f"raw_text, CAST($load_batch AS BIGINT) AS load_batch "
-        f"FROM ({parsed_query(table)}) WHERE reject_reason IS NOT NULL"
+        f"FROM ({parsed_query(table, source)}) WHERE reject_reason IS NOT NULL"
     )
 
 
-# Records of a chunk, good or bad: splitting lines costs a fraction of parsing them, so a chunk
-# whose good rows add up to this needs no second look for rejects.
-RECORD_COUNT_QUERY = f"WITH {_RECORDS} SELECT COUNT(*) FROM records"
+def record_count_query(source: str) -> str:
+    """Records of a chunk, good or bad: splitting lines costs a fraction of parsing them, so a
+    chunk whose good rows add up to this needs no second look for rejects."""
+    return f"WITH {_records(source)} SELECT COUNT(*) FROM records"

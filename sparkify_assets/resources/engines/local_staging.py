@@ -4,25 +4,34 @@ themselves (DuckDB, PostgreSQL) and for objects too small to be worth a Redshift
 Objects go in chunks; DuckDB parses each chunk in one statement (json_records.py) and hands the
 rows to a sink: DuckDB inserts them straight into its table, PostgreSQL and Redshift load a file
 DuckDB wrote. Clean data is parsed once; a chunk whose rows fall short of its records is parsed a
-second time for the rejects alone.
+second time for the rejects alone. Small objects (song files) are read by the lake, many at once
+on S3, the next chunk while DuckDB parses this one; big ones (days of events) are files DuckDB
+streams.
 """
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.resources.engines import json_records
 from sparkify_assets.resources.lake import Lake, LakeObject
 
 # Objects parsed per statement at most: bounds the spool folder on S3 lakes (DuckDB streams the
 # files, its memory stays within DUCKDB_CONFIG). Each engine's session sets the bytes.
 CHUNK_OBJECTS = 2_000
+# Objects under this size are read into memory and parsed from there: for a tiny object,
+# DuckDB's cost of opening a file is most of the work. Two chunks of them are held at most (the
+# one parsed, the one read meanwhile), each at most BODY_CHUNK_BYTES.
+SMALL_OBJECT_BYTES = 1024 * 1024
+BODY_CHUNK_BYTES = 64 * 1024 * 1024
 # Bounded memory (DuckDB spills past it); row order in a table means nothing here.
 DUCKDB_CONFIG = {"memory_limit": "768MB", "preserve_insertion_order": False}
 GLOB_CHARACTERS = set("*?[]{}")
@@ -55,12 +64,24 @@ def stage_records(
     objects: Sequence[LakeObject],
     load_batch: int,
     chunk_bytes: int,
+    progress: LoadProgress | None = None,
 ) -> None:
     """Parse `objects` with `con` and `load` their rows into `table`, rejects into
     `staging_rejects`, a chunk at a time."""
-    for chunk in chunks(objects, chunk_bytes):
+    progress = progress or LoadProgress(table)
+    progress.expect(objects)
+    small = [o for o in objects if o.size < SMALL_OBJECT_BYTES]
+    big = [o for o in objects if o.size >= SMALL_OBJECT_BYTES]
+    small_chunks = chunks(small, min(chunk_bytes, BODY_CHUNK_BYTES))
+    for chunk, bodies in read_ahead(_bodies(lake, small_chunks, progress)):
+        params = json_records.body_params([o.key for o in chunk], bodies)
+        records = _stage_chunk(con, load, table, "bodies", params, load_batch)
+        progress.done(chunk, records)
+    for chunk in chunks(big, chunk_bytes):
         with lake.local_files(o.key for o in chunk) as paths:
-            _stage_chunk(con, load, table, paths, load_batch)
+            progress.read(len(chunk))
+            records = _stage_files(con, load, table, paths, load_batch)
+        progress.done(chunk, records)
 
 
 def chunks(objects: Sequence[LakeObject], chunk_bytes: int) -> Iterator[list[LakeObject]]:
@@ -76,22 +97,50 @@ def chunks(objects: Sequence[LakeObject], chunk_bytes: int) -> Iterator[list[Lak
         yield chunk
 
 
-def _stage_chunk(con, load: Sink, table: str, paths: dict[str, Path], load_batch: int) -> None:
+def _bodies(lake: Lake, chunked: Iterable[list[LakeObject]], progress: LoadProgress):
+    """Each chunk with its objects' bytes, read one after another (many GETs at once on S3)."""
+    for chunk in chunked:
+        bodies = []
+        for _key, body in lake.read_objects(o.key for o in chunk):
+            bodies.append(body)
+            progress.read(1)
+        yield chunk, bodies
+
+
+def read_ahead(items: Iterator) -> Iterator:
+    """`items`, the next one made in a thread of its own while the caller works on this one."""
+    with ThreadPoolExecutor(1, thread_name_prefix="sparkify-read-ahead") as ahead:
+        items = iter(items)
+        done = object()
+        following = ahead.submit(next, items, done)
+        while (item := following.result()) is not done:
+            following = ahead.submit(next, items, done)
+            yield item
+
+
+def _stage_files(con, load: Sink, table: str, paths: dict[str, Path], load_batch: int) -> int:
     keys = list(paths)
     with tempfile.TemporaryDirectory(prefix="sparkify-names-") as aliases:
         files = [_literal_path(paths[k], Path(aliases), n) for n, k in enumerate(keys)]
-        params = {"load_batch": load_batch, **json_records.chunk_params(keys, files)}
-        loaded = load(table, json_records.good_rows_query(table), params)
-        records = duckdb_execute(con, json_records.RECORD_COUNT_QUERY, params).fetchone()[0]
-        rejected = 0
-        if loaded < records:
-            # Some records broke a rule: a second parse keeps just those (clean data parses once).
-            rejected = load("staging_rejects", json_records.rejects_query(table), params)
+        params = json_records.file_params(keys, files)
+        return _stage_chunk(con, load, table, "files", params, load_batch)
+
+
+def _stage_chunk(con, load: Sink, table: str, source: str, params: dict, load_batch: int) -> int:
+    """Stage one chunk read from `source` with its `params`; return how many records it held."""
+    params = {"load_batch": load_batch, **params}
+    loaded = load(table, json_records.good_rows_query(table, source), params)
+    records = duckdb_execute(con, json_records.record_count_query(source), params).fetchone()[0]
+    rejected = 0
+    if loaded < records:
+        # Some records broke a rule: a second parse keeps just those (clean data parses once).
+        rejected = load("staging_rejects", json_records.rejects_query(table, source), params)
     if loaded + rejected != records:
         raise RuntimeError(
             f"{table}: {loaded} rows and {rejected} rejects do not add up to the {records} "
             "records read; nothing of this load is kept"
         )
+    return records
 
 
 def _literal_path(path: Path, aliases: Path, n: int) -> str:

@@ -48,9 +48,9 @@ class PostgresSession(DbApiSession):
         self._copy(engine_sql("copy_load_objects"), buffer)
         self.analyze("load_objects")  # its real size, not the planner's guess
 
-    def stage(self, table, lake, objects, load_batch):
+    def stage(self, table, lake, objects, load_batch, progress=None):
         with parser() as con, self._csv_loader(con) as load:
-            stage_records(con, load, table, lake, objects, load_batch, self.chunk_bytes)
+            stage_records(con, load, table, lake, objects, load_batch, self.chunk_bytes, progress)
 
     def _copy(self, statement: str, stream) -> None:
         with self.con.cursor() as cur:

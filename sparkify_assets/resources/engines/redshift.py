@@ -74,7 +74,7 @@ class RedshiftSession(DbApiSession):
             rows = [(o.key, o.etag, o.size) for o in objects]
             execute_values(cur, engine_sql("fill_load_objects"), rows, page_size=1000)
 
-    def stage(self, table, lake, objects, load_batch):
+    def stage(self, table, lake, objects, load_batch, progress=None):
         if not lake.is_s3:
             raise ValueError("the redshift engine loads from S3: set SPARKIFY_LAKE=s3://...")
         with ControlFiles(lake) as control:
@@ -84,7 +84,9 @@ class RedshiftSession(DbApiSession):
                 parse_here += self._copy_objects(table, control, big, load_batch)
             with parser() as con:
                 load = self._json_loader(con, control)
-                stage_records(con, load, table, lake, parse_here, load_batch, self.chunk_bytes)
+                stage_records(
+                    con, load, table, lake, parse_here, load_batch, self.chunk_bytes, progress
+                )
 
     def _copy_objects(self, table, control, objects, load_batch) -> list[LakeObject]:
         """COPY each object in place; return those with a bad record, for parsing here."""
