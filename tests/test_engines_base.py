@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from sparkify_assets.resources.engines import base
 from sparkify_assets.resources.engines.base import (
     Finding,
     WarehouseUnavailable,
@@ -71,6 +72,53 @@ def test_tables_that_failed_to_be_created_are_created_next_time():
     working = warehouse.model_copy(update={"refuse": ""})
     working.ensure_tables(["users"])
     assert "CREATE TABLE IF NOT EXISTS users" in working._log
+
+
+CATALOG_RACE = RuntimeError('duplicate key value violates unique constraint "pg_type_typname"')
+
+
+def losing_creates(monkeypatch, losses: int) -> list[list[str]]:
+    """Make RecordingWarehouse's creating transaction fail `losses` times, as one that lost a
+    race on the catalog to another run does; return the tables of each attempt."""
+    attempts: list[list[str]] = []
+    create = RecordingWarehouse._create
+
+    def losing(self, tables, wait):
+        attempts.append(list(tables))
+        if len(attempts) <= losses:
+            raise CATALOG_RACE
+        create(self, tables, wait)
+
+    monkeypatch.setattr(RecordingWarehouse, "_create", losing)
+    monkeypatch.setattr(base.time, "sleep", lambda seconds: None)
+    return attempts
+
+
+def test_a_create_that_lost_a_race_is_tried_once_more(monkeypatch):
+    attempts = losing_creates(monkeypatch, losses=1)
+    warehouse = RecordingWarehouse()
+    warehouse.ensure_tables(["users"])
+    assert attempts == [["users"], ["users"]]
+    assert "CREATE TABLE IF NOT EXISTS users" in warehouse._log
+    warehouse.ensure_tables(["users"])
+    assert len(attempts) == 2  # created: remembered
+
+
+def test_a_create_that_fails_twice_raises_and_is_not_remembered(monkeypatch):
+    attempts = losing_creates(monkeypatch, losses=2)
+    warehouse = RecordingWarehouse()
+    with pytest.raises(RuntimeError, match="duplicate key"):
+        warehouse.ensure_tables(["users"])
+    assert len(attempts) == 2
+    warehouse.ensure_tables(["users"])  # tried again on the next call
+    assert attempts[-1] == ["users"] and "CREATE TABLE IF NOT EXISTS users" in warehouse._log
+
+
+def test_an_unreachable_warehouse_is_not_tried_again(monkeypatch):
+    attempts = losing_creates(monkeypatch, losses=0)
+    with pytest.raises(WarehouseUnavailable):
+        RecordingWarehouse(refuse="unavailable").ensure_tables(["users"])
+    assert len(attempts) == 1
 
 
 def test_run_query_and_count_go_through_the_sql_files():

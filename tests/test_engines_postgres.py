@@ -99,11 +99,17 @@ def test_the_lock_holds_a_second_writer_until_the_first_ends_and_lets_readers_th
     assert watermarks(postgres_warehouse) == [("users", "staging_events", 2)]
 
 
+def create_in_a_session(warehouse, table: str) -> None:
+    with warehouse.session() as session:
+        session.create_table(table)
+
+
 def test_two_sessions_creating_the_same_table_at_once_both_go_on(postgres_warehouse):
+    # The engine's own create, not ensure_tables: its one retry would hide a missing DDL lock.
     with ThreadPoolExecutor(1) as pool:
         with postgres_warehouse.session() as first:
             first.create_table("users")
-            second = pool.submit(postgres_warehouse.ensure_tables, ["users"])
+            second = pool.submit(create_in_a_session, postgres_warehouse, "users")
             wait_for_blocked(postgres_warehouse.database, "")  # the second waits for the first
         second.result(timeout=30)  # no error: it waited, then found the table
     assert exists(postgres_warehouse, "users")
