@@ -51,6 +51,23 @@ def step_table(columns: dict[str, list[RunResult]], sum_row: bool = False) -> st
     return table(["step", *columns], rows)
 
 
+def audit_table(columns: dict[str, list[RunResult]]) -> str:
+    """Median seconds of each star table's audit (its blocking rules judging what the step is
+    about to publish, inside the step) and its share of the step, a column per group of runs."""
+    tables = list(dict.fromkeys(t for runs in columns.values() for r in runs for t in r.audits))
+
+    def cell(runs: list[RunResult], table_name: str) -> str:
+        audit = median(r.audits.get(table_name) for r in runs)
+        step = median(r.steps.get(table_name) for r in runs)
+        if audit is None:
+            return "–"
+        share = f" ({audit / step:.0%})" if step else ""
+        return fmt_s(audit) + share
+
+    rows = [[t] + [cell(runs, t) for runs in columns.values()] for t in tables]
+    return table(["table (audit s, share of step)", *columns], rows)
+
+
 def sizes_section(all_sizes: list[SizeResult]) -> str:
     out = ["## Loads by engine and size\n"]
     out.append(
@@ -106,6 +123,8 @@ def sizes_section(all_sizes: list[SizeResult]) -> str:
         )
         columns[name] = runs
     out.append(step_table(columns, sum_row=True) + "\n")
+    out.append("### Audit cost per star table (median seconds, share of its step)\n")
+    out.append(audit_table(columns) + "\n")
     return "\n".join(out)
 
 
@@ -175,6 +194,8 @@ def incremental_section(incremental: dict[str, dict]) -> str:
     if columns:
         out.append("### Time per asset (median seconds)\n")
         out.append(step_table(columns) + "\n")
+        out.append("### Audit cost per star table (median seconds, share of its step)\n")
+        out.append(audit_table(columns) + "\n")
     return "\n".join(out)
 
 

@@ -26,6 +26,7 @@ class RunResult:
     error: str | None = None
     diagnostic: bool = False  # ran with the patched staging chunk
     peak_step: str | None = None  # the step running when memory peaked, when known
+    audits: dict[str, float] = field(default_factory=dict)  # star table -> audit seconds
 
     def rate(self, table: str) -> float | None:
         seconds = self.steps.get(table)
