@@ -1,28 +1,114 @@
-"""`python -m sparkify_assets`: materialize the whole graph in this process and say what it made.
+"""`python -m sparkify_assets [--verbose]`: materialize the whole graph in this process, one line
+per step as it finishes, then what the tables hold, how the checks went and where the report is.
 
 Uses the same Definitions (and so the same environment variables) as `dagster dev`. Runs are
-recorded in $DAGSTER_HOME when it is set, else in a throwaway instance.
+recorded in $DAGSTER_HOME when it is set, else in a throwaway instance. `--verbose` shows
+Dagster's own event log (DEBUG) instead of the step lines.
 """
 
+import argparse
 import os
 import sys
+import threading
+import time
+from collections import defaultdict
 
-from dagster import DagsterInstance
+from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
+from dagster._core.utils import make_new_run_id
 
 from sparkify_assets.definitions import defs
 from sparkify_assets.sql_files import TABLE_ASSETS
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+PROGRESS_EVERY = 15.0  # seconds between "still running" lines of a long step
 
-def main() -> int:
-    instance = (
-        DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
-    )
-    result = defs.resolve_job_def("sparkify_job").execute_in_process(
-        instance=instance, raise_on_error=False
-    )
+
+class StepLines:
+    """Prints a line per finished step, and a line now and then for a step still running."""
+
+    def __init__(self, show: bool = True):
+        self.show = show  # off with --verbose: Dagster's own log says it all
+        self.started: dict[str, float] = {}
+        self.materialized: dict[str, dict] = {}
+        self.checks: dict[str, list] = defaultdict(list)  # step -> check evaluations
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+    def print(self, text: str) -> None:
+        if self.show:
+            print(text, flush=True)
+
+    def on_event(self, entry) -> None:
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            return
+        with self.lock:
+            step = event.step_key
+            if event.event_type == DagsterEventType.STEP_START:
+                self.started[step] = time.monotonic()
+            elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                self.materialized[step] = event.step_materialization_data.materialization.metadata
+            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                self.checks[step].append(event.event_specific_data)
+            elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+                seconds = time.monotonic() - self.started.pop(step, time.monotonic())
+                failed = event.event_type == DagsterEventType.STEP_FAILURE
+                self.print(f"  {self.label(step):<34}{self.what(step, failed):<28}{seconds:5.1f} s")
+
+    def label(self, step: str) -> str:
+        """The step's asset, or for a check step the checks' name and the tables they judge."""
+        evaluations = self.checks.get(step)
+        if step in self.materialized or not evaluations or step.endswith("_checks"):
+            return step
+        names = sorted({e.check_name for e in evaluations})
+        return f"{names[0]} ({len(evaluations)} tables)" if len(names) == 1 else step
+
+    def what(self, step: str, failed: bool) -> str:
+        metadata = self.materialized.get(step, {})
+        if "rows_added" in metadata:  # a table; a star table's audit passed, or it would not be
+            audited = ", audit passed" if step in self.checks else ""
+            return f"{metadata['rows_added'].value:+,} rows{audited}"
+        if step in self.checks:
+            passed, warned, failed_checks = outcome(self.checks[step])
+            text = f"checks: {len(passed)} passed"
+            text += f", {len(warned)} warned" if warned else ""
+            text += f", {len(failed_checks)} FAILED" if failed_checks else ""
+            return text
+        if failed:
+            return "FAILED"
+        if "report_file" in metadata:
+            return "report drawn"
+        return "done"
+
+    def progress(self) -> None:
+        """Every PROGRESS_EVERY seconds, a line for each step still running."""
+        while not self.done.wait(PROGRESS_EVERY):
+            with self.lock:
+                for step, since in self.started.items():
+                    self.print(f"  {step:<34}running for {time.monotonic() - since:.0f} s ...")
+
+
+def check_name(evaluation) -> str:
+    return f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+
+
+def outcome(evaluations) -> tuple[list[str], list[str], list[str]]:
+    """The checks that passed, warned (failed with severity WARN) and failed, by name."""
+    passed, warned, failed = [], [], []
+    for e in evaluations:
+        if e.passed:
+            passed.append(check_name(e))
+        elif e.severity == AssetCheckSeverity.WARN:
+            warned.append(check_name(e))
+        else:
+            failed.append(check_name(e))
+    return passed, warned, failed
+
+
+def summary(result, lines: StepLines, seconds: float) -> list[str]:
     warehouse = defs.resources["warehouse"]
-    print(f"\nwarehouse: {warehouse.engine} at {warehouse.location}")
-    print(f"lake:      {defs.resources['lake'].url}\n")
+    text = ["", f"warehouse: {warehouse.engine} at {warehouse.location}"]
+    report = None
     for event in result.get_asset_materialization_events():
         name = event.asset_key.to_user_string()
         meta = event.materialization.metadata
@@ -30,8 +116,41 @@ def main() -> int:
             rows = meta["dagster/row_count"].value
             rejected = meta.get("rows_rejected")
             note = f"  ({rejected.value} rejected)" if rejected and rejected.value else ""
-            print(f"  {name:<16}{rows:>12,} rows{note}")
-    print("\nrun " + ("succeeded" if result.success else "FAILED") + f": {result.run_id}")
+            text.append(f"  {name:<16}{rows:>12,} rows{note}")
+        if "report_file" in meta:
+            report = meta["report_file"].value
+    evaluations = [e for step in lines.checks.values() for e in step]
+    passed, warned, failed = outcome(evaluations)
+    text.append(f"checks: {len(passed)} passed, {len(warned)} warned, {len(failed)} failed")
+    text += [f"  warned: {', '.join(sorted(warned))}"] if warned else []
+    text += [f"  FAILED: {', '.join(sorted(failed))}"] if failed else []
+    text += [f"report: {report}"] if report else []
+    status = "succeeded" if result.success else "FAILED"
+    text.append(f"run {status} in {seconds:.1f} s: {result.run_id}")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sparkify_assets", description=__doc__)
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's event log")
+    args = parser.parse_args(argv)
+    instance = (
+        DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    )
+    lines = StepLines(show=not args.verbose)
+    run_id = make_new_run_id()
+    print(f"materializing the graph: lake {defs.resources['lake'].url}", flush=True)
+    instance.add_event_listener(run_id, lines.on_event)
+    threading.Thread(target=lines.progress, daemon=True).start()
+    started = time.monotonic()
+    result = defs.resolve_job_def("sparkify_job").execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_id=run_id,
+        run_config=None if args.verbose else QUIET,
+    )
+    lines.done.set()
+    print("\n".join(summary(result, lines, time.monotonic() - started)))
     return 0 if result.success else 1
 
 

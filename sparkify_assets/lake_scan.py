@@ -101,6 +101,7 @@ class Scan:
     tail_pages: int  # listing pages read after the tail
     sweep_pages: int  # listing pages read by the sweep
     listed: int  # data keys compared with the manifest
+    arrived: tuple[LakeObject, ...] = ()  # new or changed objects this tick found (no retries)
 
     @property
     def pages(self) -> int:
@@ -205,7 +206,8 @@ def scan(lake: Lake, warehouse: Warehouse, watch: Watch, cursor: Cursor, now: in
         from_tail = from_tail[:room]
         tail = from_tail[-1].key if from_tail else cursor.tail
 
-    requested = {o.key: Pending(o.etag, now, 0) for o in (*from_sweep, *from_tail)}
+    arrived = (*from_sweep, *from_tail)
+    requested = {o.key: Pending(o.etag, now, 0) for o in arrived}
     for key, entry in pending.items():
         if key not in requested and now - entry.requested_at >= RETRY_AFTER_SECONDS:
             requested[key] = Pending(entry.etag, now, entry.attempt + 1)
@@ -216,4 +218,5 @@ def scan(lake: Lake, warehouse: Warehouse, watch: Watch, cursor: Cursor, now: in
         tail_pages=tail_listing.pages,
         sweep_pages=sweep_listing.pages,
         listed=len(listed),
+        arrived=arrived,
     )

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 
 from dagster import (
     AssetKey,
+    AssetObservation,
     AssetsDefinition,
     AssetSelection,
     DefaultSensorStatus,
+    MetadataValue,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
@@ -23,7 +25,8 @@ from dagster import (
     sensor,
 )
 
-from sparkify_assets.lake_scan import WATCHES, Cursor, Pending, Watch, scan
+from sparkify_assets.assets.lake import lake_key
+from sparkify_assets.lake_scan import WATCHES, Cursor, Pending, Scan, Watch, scan
 from sparkify_assets.resources.engines.base import Warehouse, WarehouseBusy
 from sparkify_assets.resources.lake import Lake
 
@@ -31,7 +34,26 @@ from sparkify_assets.resources.lake import Lake
 def run_key(watch: Watch, requested: dict[str, Pending]) -> str:
     """The same objects, versions and attempts give the same key: a repeated tick is harmless."""
     text = "".join(f"{k}\t{p.etag}\t{p.attempt}\n" for k, p in sorted(requested.items()))
-    return f"{watch.prefix.rstrip('/')}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+    return f"{lake_key(watch)}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
+
+
+# The key Dagster's freshness checks read an observed asset's last update from.
+LAST_UPDATED = "dagster/last_updated_timestamp"
+
+
+def arrival(watch: Watch, found: Scan, now: float) -> AssetObservation:
+    """What a tick saw arrive in the lake, as an observation of the lake asset: the UI shows it,
+    and the freshness checks read its `dagster/last_updated_timestamp`."""
+    return AssetObservation(
+        asset_key=lake_key(watch),
+        metadata={
+            "objects_listed": found.listed,
+            "objects_arrived": len(found.arrived),
+            "bytes_arrived": sum(o.size for o in found.arrived),
+            "newest_key": max(o.key for o in found.arrived),
+            LAST_UPDATED: MetadataValue.timestamp(now),
+        },
+    )
 
 
 def evaluate(
@@ -46,8 +68,9 @@ def evaluate(
     if warehouse.busy():
         return busy  # the cursor stays where it was
     cursor = Cursor.parse(context.cursor)
+    now = time.time()
     try:
-        found = scan(lake, warehouse, watch, cursor, now=int(time.time()))
+        found = scan(lake, warehouse, watch, cursor, now=int(now))
     except WarehouseBusy:
         return busy  # a run took the warehouse between the check and the tick's query
     context.log.info(
@@ -68,7 +91,9 @@ def evaluate(
             "sparkify/first_new_object": keys[0],
         },
     )
-    return SensorResult(run_requests=[request], cursor=next_cursor)
+    # Only objects new to the lake are an arrival; a retried request is not.
+    observations = [arrival(watch, found, now)] if found.arrived else []
+    return SensorResult(run_requests=[request], cursor=next_cursor, asset_events=observations)
 
 
 def selection_for(watch: Watch, assets: Sequence[AssetsDefinition]) -> list[AssetKey]:

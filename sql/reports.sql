@@ -33,3 +33,11 @@ FROM songplays AS f
 JOIN "time" AS t ON f.start_time = t.start_time
 GROUP BY t."hour"
 ORDER BY t."hour";
+
+-- name: plays_by_day_and_level
+-- Plays per calendar day (UTC), split by the level the user had at the play: free or paid.
+SELECT t."year", t."month", t."day", f.level, COUNT(*) AS plays
+FROM songplays AS f
+JOIN "time" AS t ON f.start_time = t.start_time
+GROUP BY t."year", t."month", t."day", f.level
+ORDER BY t."year", t."month", t."day", f.level;

@@ -1,13 +1,16 @@
 """The wiring: definitions load, the graph has the expected shape, settings fail clearly."""
 
 import pytest
+from dagster import AssetKey, DefaultScheduleStatus, DefaultSensorStatus
 
 from sparkify_assets.definitions import ConfigError, build_definitions, build_lake, build_warehouse
 
 # The asset graph, as reviewed: an accidental change to the lineage shows up here.
 GRAPH = {
-    "staging_events": set(),
-    "staging_songs": set(),
+    "log_data": set(),
+    "song_data": set(),
+    "staging_events": {"log_data"},
+    "staging_songs": {"song_data"},
     "users": {"staging_events"},
     "time": {"staging_events"},
     "songs": {"staging_songs"},
@@ -52,6 +55,11 @@ def test_every_asset_says_what_a_row_means():
         ({"SPARKIFY_LAKE": "/no/such/folder"}, "SPARKIFY_LAKE='/no/such/folder' is not a folder"),
         ({"SPARKIFY_LAKE": "s3://"}, "SPARKIFY_LAKE='s3://' names no bucket"),
         ({"SPARKIFY_LAKE": "gs://bucket/x"}, "SPARKIFY_LAKE='gs://bucket/x' is not supported"),
+        ({"SPARKIFY_FRESH_WITHIN_HOURS": "soon"}, "SPARKIFY_FRESH_WITHIN_HOURS='soon' is not"),
+        (
+            {"SPARKIFY_REPOSITORY_URL": "git@example.org:o/r"},
+            "SPARKIFY_REPOSITORY_URL='git@example.org:o/r' is not supported",
+        ),
     ],
 )
 def test_bad_setting_names_the_variable_and_what_it_accepts(env, message):
@@ -73,8 +81,63 @@ def test_every_asset_is_owned_and_grouped_and_shows_its_engine():
     graph = build_definitions({}).resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
+        if node.group_name == "lake":  # written by the app, read from a folder here
+            assert node.owners and node.kinds == {"folder"} and not node.is_materializable
+            continue
         assert (
             node.owners
             and "duckdb" in node.kinds
             and node.group_name in ("staging", "star", "reports")
         )
+
+
+def test_the_lake_on_s3_shows_as_s3():
+    graph = build_definitions({"SPARKIFY_LAKE": "s3://bucket/raw"}).resolve_asset_graph()
+    assert graph.get(AssetKey("log_data")).kinds == {"s3"}
+
+
+def test_each_asset_links_to_the_sql_that_defines_it():
+    def references(env, asset):
+        graph = build_definitions(env).resolve_asset_graph()
+        refs = graph.get(AssetKey(asset)).metadata["dagster/code_references"].code_references
+        return [(getattr(r, "file_path", None) or r.url, r.label) for r in refs]
+
+    local = references({}, "songplays")
+    assert local[0][0].endswith("/sql/songplays.sql") and local[0][1] == "sql/songplays.sql"
+    assert local[1][0].endswith("/sparkify_assets/assets/star.py")
+    assert references({}, "analytics_report")[0][1] == "sql/reports.sql"
+    linked = references({"SPARKIFY_REPOSITORY_URL": "https://github.com/o/sparkify"}, "users")
+    assert linked[0] == ("https://github.com/o/sparkify/tree/main/sql/users.sql", "sql/users.sql")
+    assert linked[1][0].startswith("https://github.com/o/sparkify/tree/main/sparkify_assets/")
+
+
+def test_schedules_say_when_and_whether_they_run():
+    schedules = {s.name: s for s in build_definitions({}).schedules}
+    weekly, nightly = schedules["weekly_checks_schedule"], schedules["nightly_load_schedule"]
+    assert (weekly.job_name, weekly.cron_schedule, weekly.execution_timezone) == (
+        "checks_job",
+        "0 5 * * 1",
+        "UTC",
+    )
+    assert weekly.default_status == DefaultScheduleStatus.RUNNING
+    assert (nightly.job_name, nightly.cron_schedule) == ("sparkify_job", "0 2 * * *")
+    assert nightly.default_status == DefaultScheduleStatus.STOPPED
+
+
+def test_freshness_checks_guard_the_daily_tables_within_the_window():
+    defs = build_definitions({"SPARKIFY_FRESH_WITHIN_HOURS": "30"})
+    keys = {
+        key.asset_key.to_user_string()
+        for checks in defs.asset_checks
+        for key in checks.check_keys
+        if key.name == "freshness_check"
+    }
+    assert keys == {"staging_events", "users", "time", "songplays"}
+    sensors = {s.name: s for s in defs.sensors}
+    assert sensors["freshness_checks_sensor"].default_status == DefaultSensorStatus.RUNNING
+    # Alerts are off without a webhook, on with one.
+    assert "run_failure_alert_sensor" not in sensors
+    with_alerts = build_definitions({"SPARKIFY_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
+    assert {"run_failure_alert_sensor", "stale_table_alert_sensor"} <= {
+        s.name for s in with_alerts.sensors
+    }

@@ -104,6 +104,12 @@ def change_song(lake_dir: Path) -> None:
     path.write_text(json.dumps({**record, "title": "Rewritten title"}), encoding="utf-8")
 
 
+def redeliver_day(lake_dir: Path) -> None:
+    """A day uploaded again under another name: its events are plays already held."""
+    day = sorted((lake_dir / "log_data").rglob("*.json"))[0]
+    day.with_name(day.stem + ".retry-1.json").write_bytes(day.read_bytes())
+
+
 def change_events(lake_dir: Path) -> None:
     """An event object delivered again with one event fewer."""
     path = sorted((lake_dir / "log_data").rglob("*.json"))[0]
@@ -122,8 +128,9 @@ def test_three_engines_build_identical_tables(
     redshift = redshift_warehouse(redshift_standin, monkeypatch, **settings)
     duckdb = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
     add_bad_events(lake_dir)
-    steps = [("first load", None), ("a changed event object", change_events),
-             ("a changed song object", change_song), ("a rerun", None)]  # fmt: skip
+    steps = [("first load", None), ("a redelivered day", redeliver_day),
+             ("a changed event object", change_events), ("a changed song object", change_song),
+             ("a rerun", None)]  # fmt: skip
     for step, change in steps:
         if change:
             change(lake_dir)
@@ -301,3 +308,30 @@ def test_iam_login_takes_temporary_credentials_for_the_cluster(
     run_graph(warehouse, s3_url, s3_endpoint_url=s3_endpoint)
     assert logins and all(user == f"IAM:{PG['user']}" and password for user, password in logins)
     assert read_table(warehouse, "songplays")
+
+
+def test_a_failing_audit_publishes_nothing_on_redshift_and_the_fix_publishes(
+    redshift_standin, s3_url, s3_endpoint, monkeypatch, lake_dir
+):
+    warehouse = redshift_warehouse(redshift_standin, monkeypatch)
+    sync(lake_dir, s3_url, s3_endpoint)
+    run_graph(warehouse, s3_url, s3_endpoint_url=s3_endpoint)
+    before = {t: read_table(warehouse, t) for t in STAR_TABLES}
+    day = sorted((lake_dir / "log_data").rglob("*.json"))[-1]
+    original = day.read_text(encoding="utf-8")
+    events = [json.loads(line) for line in original.splitlines()]
+    bad = next(e for e in reversed(events) if e["page"] == "NextSong" and e["userId"])
+    bad["level"] = "premium"
+    day.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    sync(lake_dir, s3_url, s3_endpoint)
+
+    failed = run_graph(warehouse, s3_url, must_succeed=False, s3_endpoint_url=s3_endpoint)
+    assert not failed.success
+    assert {t: read_table(warehouse, t) for t in STAR_TABLES} == before
+    kept = read_table(warehouse, "audit_failures")
+    assert [(k[1], k[2], k[3]) for k in kept] == [("users", "level_domain", 1)]
+
+    day.write_text(original, encoding="utf-8")  # the object is corrected
+    sync(lake_dir, s3_url, s3_endpoint)
+    run_graph(warehouse, s3_url, s3_endpoint_url=s3_endpoint)
+    assert {t: read_table(warehouse, t) for t in STAR_TABLES} == before

@@ -4,14 +4,21 @@ markdown equals the same question answered in plain Python from the reference ta
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import re
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
+from dagster import materialize
 
-from sparkify_assets.assets.reports import REPORTS
+from sparkify_assets.assets.reports import CHARTS, REPORTS, daily_levels
+from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
+from sparkify_assets.resources.lake import Lake
 from tests.reference import compute
 from tests.support import (
     PG,
@@ -92,6 +99,34 @@ def test_the_report_answers_each_question_on_duckdb(built_duckdb, lake_template)
     assert_report_answers(built_duckdb.result, lake_template)
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+INLINE_PNG = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+
+
+def inline_images(text: str) -> list[bytes]:
+    return [base64.b64decode(data) for data in INLINE_PNG.findall(text)]
+
+
+def test_the_report_draws_its_charts_in_the_metadata_and_in_its_file(built_duckdb_copy, tmp_path):
+    report_path = tmp_path / "reports" / "analytics.html"
+    result = materialize(
+        ALL_ASSETS,
+        selection=["analytics_report"],
+        resources={"warehouse": built_duckdb_copy, "lake": Lake(url=".")},
+        run_config={"ops": {"analytics_report": {"config": {"report_path": str(report_path)}}}},
+    )
+    metadata = metadata_of(result, "analytics_report")
+    assert metadata["report_file"] == str(report_path)
+    charts = re.findall(r"!\[(\w+)\]\(data:image/png;base64,", metadata["report"])
+    assert charts == list(CHARTS)
+    images = inline_images(metadata["report"])
+    assert all(image.startswith(PNG_SIGNATURE) and len(image) > 2_000 for image in images)
+    # The file holds the same charts, and the tables.
+    page = Path(metadata["report_file"]).read_text(encoding="utf-8")
+    assert inline_images(page) == images
+    assert all(title in page for title in REPORTS.values())
+
+
 @pytest.fixture
 def postgres_in_byte_order():
     """A PostgreSQL database that sorts text by its bytes (collation C), as Redshift and DuckDB
@@ -110,3 +145,14 @@ def postgres_in_byte_order():
 
 def test_the_report_answers_each_question_on_postgres(postgres_in_byte_order, lake_template):
     assert_report_answers(run_graph(postgres_in_byte_order, lake_template), lake_template)
+
+
+def test_plays_per_day_split_by_level_match_the_reference(built_duckdb, lake_template):
+    warehouse = DuckDBWarehouse(path=str(built_duckdb.path))
+    with warehouse.connect() as session:
+        days, free, paid = daily_levels(session.query("reports", "plays_by_day_and_level")[1])
+    expected = Counter((p[1].date(), p[3]) for p in compute(lake_template).songplays)
+    assert {(d, "free"): n for d, n in zip(days, free, strict=True)} | {
+        (d, "paid"): n for d, n in zip(days, paid, strict=True)
+    } == {(d, level): expected.get((d, level), 0) for d in days for level in ("free", "paid")}
+    assert sum(free) + sum(paid) == sum(expected.values())

@@ -50,6 +50,7 @@ class Ticker:
         self.resources = {"warehouse": warehouse, "lake": lake}
         self.cursor: str | None = None
         self.requested: set[str] = set()  # the keys the last tick asked to load
+        self.observed: list = []  # what the last tick recorded on the lake asset
 
     def evaluate(self, cursor: str | None):
         context = build_sensor_context(
@@ -59,6 +60,7 @@ class Ticker:
 
     def tick(self) -> list[RunRequest]:
         result = self.evaluate(self.cursor)
+        self.observed = list(result.asset_events or [])
         before = Cursor.parse(self.cursor).pending
         self.cursor = result.cursor if result.cursor is not None else self.cursor
         after = Cursor.parse(self.cursor).pending
@@ -120,7 +122,16 @@ def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
         assert names(request) == EVENTS_SELECTION
         assert events.requested == {day2}
         assert request.tags["sparkify/new_objects"] == "1"
-        assert songs.tick() == []
+        # The tick records the arrival on the lake asset log_data, for the UI.
+        (observed,) = events.observed
+        seen = {k: v.value for k, v in observed.metadata.items()}
+        (day2_object,) = [o for o in lake.list_objects("log_data/") if o.key == day2]
+        assert observed.asset_key.to_user_string() == "log_data"
+        assert seen["objects_arrived"] == 1 and seen["newest_key"] == day2
+        assert seen["bytes_arrived"] == day2_object.size > 0
+        assert seen["objects_listed"] >= 1
+        assert abs(seen["dagster/last_updated_timestamp"] - time.time()) < 60
+        assert songs.tick() == [] and songs.observed == []
         assert events.tick() == []  # requested already: not again
         # The same tick evaluated twice asks for the same run key: Dagster launches it once.
         (again,) = events.evaluate(previous).run_requests

@@ -22,8 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey
 
 from sparkify_assets import sql_files
+from sparkify_assets.assets.reports import CHARTS
 from sparkify_assets.definitions import defs
 from tests.support import REPO, service_unavailable
 from tests.ui_server import browser_unavailable, chromium, dagster_webserver
@@ -32,6 +34,8 @@ UPDATE_SCREENSHOTS = os.environ.get("SPARKIFY_UPDATE_SCREENSHOTS") == "1"
 DOCS_IMAGES = REPO / "docs" / "images"
 # The issue names these; whatever else `defs` holds is expected too.
 NAMED_ASSETS = {
+    "log_data",
+    "song_data",
     "staging_events",
     "staging_songs",
     "users",
@@ -42,6 +46,8 @@ NAMED_ASSETS = {
     "analytics_report",
 }
 CHECKED_ASSET = "songplays"  # the asset whose page and Checks tab the test opens
+REPORT_ASSET = "analytics_report"  # the asset whose charts the test looks at
+CHECKS_JOB = "checks_job"  # run before any load: every daily table fails its freshness check
 WAIT = 30  # seconds for anything on a page to show
 RUN_TIMEOUT = 120  # seconds for the materialization launched from the page
 # What the graph's nodes show (the node facet settings a user picks in the graph's toolbar): the
@@ -50,21 +56,22 @@ NODE_FACETS = ["description", "owner", "checks", "status", "kind-tag"]
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
+GRAPH = defs.resolve_asset_graph()
+
+
 def _asset_names() -> dict[str, str]:
-    """Asset name -> group, of every asset in the definitions."""
+    """Asset name -> group, of every asset in the definitions (the lake's too)."""
+    return {key.to_user_string(): GRAPH.get(key).group_name for key in GRAPH.get_all_asset_keys()}
+
+
+def _materializable() -> set[str]:
     return {
-        key.to_user_string(): assets.group_names_by_key[key]
-        for assets in defs.assets or []
-        for key in assets.keys
+        k.to_user_string() for k in GRAPH.get_all_asset_keys() if GRAPH.get(k).is_materializable
     }
 
 
 def _description(asset: str) -> str:
-    for assets in defs.assets or []:
-        for key in assets.keys:
-            if key.to_user_string() == asset:
-                return assets.descriptions_by_key.get(key) or ""
-    raise KeyError(asset)
+    return GRAPH.get(AssetKey(asset)).description or ""
 
 
 def _check_names(asset: str) -> list[str]:
@@ -223,7 +230,8 @@ def open_asset_graph(page: Page, assets: dict[str, str]) -> None:
     )
     page.open("/asset-groups")
     page.wait_visible(
-        "the 'Materialize all' button", "//button[normalize-space()='Materialize all']"
+        "the 'Materialize all' button",
+        "//button[starts-with(normalize-space(), 'Materialize all')]",
     )
     for group in sorted(set(assets.values())):
         page.wait_visible(f"group {group} on the graph", group_xpath(group))
@@ -247,17 +255,49 @@ def open_asset_graph(page: Page, assets: dict[str, str]) -> None:
     )
 
 
-def launched_run(page: Page) -> dict:
-    """The one run of this fresh instance, once the webserver has it."""
+def launched_run(page: Page, besides: str | None = None) -> dict:
+    """The run launched from the page, once the webserver has it (`besides`: a run id the test
+    launched itself, which is not it)."""
 
     def first_run():
         data = page.server.graphql(
             "{ runsOrError { ... on Runs { results { runId status jobName } } } }"
         )
-        runs = data["runsOrError"]["results"]
+        runs = [r for r in data["runsOrError"]["results"] if r["runId"] != besides]
         return runs[0] if runs else None
 
     return page.until("the launched run to be recorded", first_run)
+
+
+def launch_job(page: Page, job: str) -> str:
+    """Launch `job` of the code location through the webserver's GraphQL API; its run id."""
+    data = page.server.graphql(
+        """mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) {
+             __typename ... on LaunchRunSuccess { run { runId } }
+             ... on PythonError { message } } }""",
+        {
+            "params": {
+                "selector": {
+                    "repositoryLocationName": "sparkify",
+                    "repositoryName": "__repository__",
+                    "jobName": job,
+                },
+                "runConfigData": {},
+            }
+        },
+    )
+    launched = data["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def open_checks_tab(page: Page, asset: str, checks: list[str]) -> None:
+    page.open(f"/assets/{asset}")
+    page.click("the Checks tab", "//*[self::a or self::button][normalize-space()='Checks']")
+    page.until("the Checks tab to open", lambda: "view=checks" in page.driver.current_url)
+    page.wait_text("the number of checks", f"Checks ({len(checks)})")
+    for name in checks:
+        page.wait_visible(f"check {name}", f"//*[normalize-space(text())={_literal(name)}]")
 
 
 def wait_for_run(page: Page, run_id: str) -> str:
@@ -301,17 +341,38 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
             json.dumps(NODE_FACETS),
         )
 
-        # 1. The asset graph shows every group and every asset.
+        # 0. Before any load, the checks job finds every daily table stale: its freshness
+        # check shows Failed on the asset's Checks tab.
+        checks_run = launch_job(page, CHECKS_JOB)
+        assert wait_for_run(page, checks_run) == "SUCCESS", run_failures(page, checks_run)
+        open_checks_tab(page, CHECKED_ASSET, checks)
+        freshness = "//*[normalize-space(text())='freshness_check']"
+        # Its item in the list: the nearest element around the name that holds a status.
+        item = (
+            f"{freshness}/ancestor::*[.//*[normalize-space(text())='Failed' or "
+            "normalize-space(text())='Succeeded']][1]"
+        )
+        page.until(
+            "freshness_check to show Failed",
+            lambda: page.text_of(item).endswith("Failed"),
+        )
+        page.click("freshness_check", freshness)
+        page.wait_text("why it failed", "Asset has never been observed/materialized")
+        page.screenshot("freshness-failed.png", publish=True)
+
+        # 1. The asset graph shows every group and every asset, the lake's first.
         open_asset_graph(page, assets)
         page.screenshot("asset-graph-before-run.png")
 
         # 2. "Materialize all" from the page launches a run, which succeeds.
-        page.click("'Materialize all'", "//button[normalize-space()='Materialize all']")
+        page.click(
+            "'Materialize all'", "//button[starts-with(normalize-space(), 'Materialize all')]"
+        )
         notice = page.until(
             "the 'Launched run' notice",
             lambda: page.text_of("//*[contains(text(), 'Launched run')]"),
         )
-        run = launched_run(page)
+        run = launched_run(page, besides=checks_run)
         assert run["runId"][:8] in notice, (notice, run)
         status = wait_for_run(page, run["runId"])
         assert status == "SUCCESS", (
@@ -332,7 +393,7 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
                         "//*[local-name()='foreignObject']//*[normalize-space(text())='Materialized']"
                     )
                 )
-                >= len(assets)
+                >= len(_materializable())
             ),
         )
         # One step out, so the tallest group's title clears the toolbar at the top.
@@ -357,23 +418,42 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
                 page.wait_text(f"the description of column {column.name}", description)
         page.screenshot(f"asset-{CHECKED_ASSET}.png", publish=True)
 
-        # 5. Its Checks tab lists every check, each passed in the run launched above.
-        page.click("the Checks tab", "//*[self::a or self::button][normalize-space()='Checks']")
-        page.until("the Checks tab to open", lambda: "view=checks" in page.driver.current_url)
-        page.wait_text("the number of checks", f"Checks ({len(checks)})")
-        for name in checks:
-            page.wait_visible(f"check {name}", f"//*[normalize-space(text())={_literal(name)}]")
+        # 5. Its Checks tab lists every check, each passed in the run launched above (the
+        # freshness check too: the table has just loaded).
+        open_checks_tab(page, CHECKED_ASSET, checks)
         page.until(
             "every check to show Succeeded",
             lambda: len(page.visible("//*[normalize-space(text())='Succeeded']")) >= len(checks),
         )
         page.screenshot(f"asset-{CHECKED_ASSET}-checks.png", publish=True)
 
-        # 6. The sensors the definitions hold are listed under Automation.
+        # 6. The report's charts on its asset page: the markdown metadata shows each as an
+        # image the browser decoded.
+        page.open(f"/assets/{REPORT_ASSET}")
+        page.click("the report's markdown", "//*[self::a or self::button][contains(., 'Show')]")
+        charts = "//img[starts-with(@src, 'data:image/png;base64,')]"
+        page.until(
+            "every chart to be drawn",
+            lambda: (
+                len(
+                    [
+                        img
+                        for img in page.visible(charts)
+                        if page.driver.execute_script("return arguments[0].naturalWidth", img) > 100
+                    ]
+                )
+                >= len(CHARTS)
+            ),
+        )
+        first_chart = page.visible(charts)[0]
+        page.driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", first_chart)
+        page.screenshot("analytics-report.png", publish=True)
+
+        # 7. The sensors and schedules the definitions hold are listed under Automation.
         sensors = sorted(s.name for s in defs.sensors or [])
+        schedules = sorted(s.name for s in defs.schedules or [])
+        assert "weekly_checks_schedule" in schedules
         page.open("/automation")
-        for name in sensors:
-            page.wait_visible(f"sensor {name}", f"//*[normalize-space(text())={_literal(name)}]")
-        if not sensors:
-            page.wait_text("the automation page", "Automation")
-        page.screenshot("automation.png", publish=bool(sensors))
+        for name in [*sensors, *schedules]:
+            page.wait_visible(f"{name}", f"//*[normalize-space(text())={_literal(name)}]")
+        page.screenshot("automation.png", publish=True)

@@ -1,18 +1,86 @@
-"""Analytics reports: the analytics team's questions, answered from the star schema."""
+"""Analytics reports: the analytics team's questions, answered from the star schema, as charts
+(charts.py) and tables, in the asset's metadata and in one HTML file."""
 
-from dagster import AssetExecutionContext, MarkdownMetadataValue, MaterializeResult, asset
+import html
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
 
-from sparkify_assets import load_protocol, sql_files
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    MarkdownMetadataValue,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from sparkify_assets import charts, load_protocol, sql_files
 from sparkify_assets.assets.star import artists, play_times, songplays, songs, users
 from sparkify_assets.metadata import markdown_table
-from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
+from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Session, Warehouse
 
+# The questions shown as tables too (sql/reports.sql), with their titles.
 REPORTS = {
     "paid_user_plays": "Plays by paid users (the analytics team's first query)",
     "most_played_songs": "Most played songs",
     "most_played_artists": "Most played artists",
     "plays_by_hour": "Plays by hour of day (UTC)",
 }
+CHARTS = ("plays_per_hour", "plays_per_day", "paid_share", "top_songs", "top_artists")
+DEFAULT_REPORT_PATH = "data/analytics_report.html"
+
+
+class ReportConfig(Config):
+    report_path: str = Field(
+        default=DEFAULT_REPORT_PATH,
+        description="Where the report is written as one HTML file (relative to the working "
+        "directory of the run).",
+    )
+
+
+def daily_levels(rows) -> tuple[list[date], list[int], list[int]]:
+    """(year, month, day, level, plays) rows as days with their free and paid plays."""
+    plays: dict[date, dict[str, int]] = defaultdict(lambda: {"free": 0, "paid": 0})
+    for year, month, day, level, count in rows:
+        by_level = plays[date(year, month, day)]
+        if level in by_level:  # the level domain check reports any other value
+            by_level[level] += count
+    days = sorted(plays)
+    return days, [plays[d]["free"] for d in days], [plays[d]["paid"] for d in days]
+
+
+def draw(session: Session, answers: dict[str, list]) -> dict[str, bytes]:
+    """Every chart of the report, as PNG images by name."""
+    days, free, paid = daily_levels(session.query("reports", "plays_by_day_and_level")[1])
+    share = [p / (f + p) if f + p else 0.0 for f, p in zip(free, paid, strict=True)]
+    hours = answers["plays_by_hour"]
+    songs_ = answers["most_played_songs"]
+    artists_ = answers["most_played_artists"]
+    return {
+        "plays_per_hour": charts.plays_per_hour([h for h, _ in hours], [n for _, n in hours]),
+        "plays_per_day": charts.plays_per_day(days, free, paid),
+        "paid_share": charts.paid_share(days, share),
+        "top_songs": charts.top(
+            "Most played songs", [f"{t} ({a})" for t, a, _ in songs_], [n for *_, n in songs_]
+        ),
+        "top_artists": charts.top(
+            "Most played artists", [str(a) for a, _ in artists_], [n for _, n in artists_]
+        ),
+    }
+
+
+def write_html(path: Path, markdown_sections: list[tuple[str, str]], images: dict[str, bytes]):
+    """The report as one self-contained HTML file: charts inline, tables as preformatted text."""
+    parts = ["<!doctype html><meta charset='utf-8'><title>Sparkify analytics report</title>"]
+    parts.append("<h1>Sparkify analytics report</h1>")
+    for name, image in images.items():
+        parts.append(f"<p><img alt='{name}' src='{charts.data_uri(image)}'></p>")
+    for title, table in markdown_sections:
+        parts.append(f"<h2>{html.escape(title, quote=False)}</h2><pre>{html.escape(table)}</pre>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
 
 
 @asset(
@@ -21,17 +89,30 @@ REPORTS = {
     deps=[songplays, users, songs, artists, play_times],
     kinds={"sql"},
 )
-def analytics_report(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    """The analytics team's questions over the star schema, answered as markdown tables: plays
-    by paid users, the most played songs and artists, and plays by hour of day."""
-    sections = []
-    metadata = {}
+def analytics_report(
+    context: AssetExecutionContext, config: ReportConfig, warehouse: Warehouse
+) -> MaterializeResult:
+    """The analytics team's questions over the star schema: charts of plays per hour, plays per
+    day by free and paid users, the paid share over time and the most played songs and artists;
+    tables of plays by paid users, the top songs and artists, and plays by hour."""
+    answers: dict[str, list] = {}
     # A first run may select only part of the graph: absent tables read as empty.
     with load_protocol.reading(warehouse, sql_files.TABLE_ASSETS) as session:
-        for name, title in REPORTS.items():
-            header, rows = session.query("reports", name)
-            sections.append(f"### {title}\n\n{markdown_table(header, rows)}")
-            metadata[f"{name}_rows"] = len(rows)
-    report = "\n\n".join(sections)
-    context.log.info(f"analytics report:\n{report}")
-    return MaterializeResult(metadata={"report": MarkdownMetadataValue(report), **metadata})
+        for name in REPORTS:
+            answers[name] = session.query("reports", name)
+        images = draw(session, {name: rows for name, (_, rows) in answers.items()})
+    tables = [(REPORTS[name], markdown_table(*answers[name])) for name in REPORTS]
+    charts_md = "\n\n".join(
+        f"![{name}]({charts.data_uri(image)})" for name, image in images.items()
+    )
+    tables_md = "\n\n".join(f"### {title}\n\n{table}" for title, table in tables)
+    path = Path(config.report_path)
+    write_html(path, tables, images)
+    context.log.info(f"analytics report: {len(images)} charts, written to {path}")
+    return MaterializeResult(
+        metadata={
+            "report": MarkdownMetadataValue(f"{charts_md}\n\n{tables_md}"),
+            "report_file": MetadataValue.path(str(path.resolve())),
+            **{f"{name}_rows": len(rows) for name, (_, rows) in answers.items()},
+        }
+    )

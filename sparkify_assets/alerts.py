@@ -1,0 +1,185 @@
+"""Alerts: one message to a chat webhook per failure, in Slack's incoming-webhook format.
+
+Two sensors post, each about failures the other never sees, so a failure is one message:
+- `run_failure_alert_sensor`: a run failed (a step raised, or a blocking check failed and so
+  stopped the run): the job, the failed steps and failed blocking checks, the run's URL.
+- `stale_table_alert_sensor`: a table's freshness check went from passing (or never run) to
+  failing. A table that stays stale is not announced again; once fresh, a new lapse is.
+
+Off unless `SPARKIFY_ALERT_WEBHOOK_URL` is set (definitions.py). The URL is a secret (whoever has
+it can post): it travels as an `EnvVar` and no log line, error or message contains it. Messages
+hold names, counts and Dagster's first line of an error, which the engines keep free of secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+
+from dagster import (
+    AssetCheckKey,
+    ConfigurableResource,
+    DagsterEventType,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+DEFAULT_UI_URL = "http://127.0.0.1:3000"  # what `make dev` serves
+ERROR_CHARS = 300  # of an error's first line: enough to act on, short enough to read in chat
+
+
+class AlertError(RuntimeError):
+    """The webhook did not take a message (said without its URL)."""
+
+
+class AlertWebhook(ConfigurableResource):
+    """Where alerts go: a Slack-format incoming webhook, and the UI that run links point to."""
+
+    url: str
+    ui_url: str = DEFAULT_UI_URL
+
+    def run_link(self, run_id: str) -> str:
+        return f"{self.ui_url.rstrip('/')}/runs/{run_id}"
+
+    def post(self, title: str, fields: dict[str, str]) -> None:
+        """One message: `title` as its text, `fields` (name: value) as one section of fields."""
+        lines = "\n".join(f"*{name}*: {value}" for name, value in fields.items())
+        body = {
+            "text": f"{title}\n{lines}",  # what Teams and plain-text tools show
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}},
+                {
+                    "type": "section",
+                    "fields": [
+                        {"type": "mrkdwn", "text": f"*{name}*\n{value}"}
+                        for name, value in fields.items()
+                    ],
+                },
+            ],
+        }
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(body).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise AlertError(f"the alert webhook answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise AlertError(
+                f"the alert webhook could not be reached: {type(reason).__name__}"
+            ) from None
+
+
+def first_line(text: str | None) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line[:ERROR_CHARS]
+
+
+def failed_blocking_checks(context: RunFailureSensorContext) -> list[str]:
+    """`asset:check` of each blocking check that failed in the run."""
+    records = context.instance.all_logs(
+        context.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+    )
+    failed = []
+    for record in records:
+        evaluation = record.dagster_event.event_specific_data
+        if not evaluation.passed and evaluation.blocking:
+            failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+    return sorted(set(failed))
+
+
+def run_failure_message(
+    context: RunFailureSensorContext, run_link: str
+) -> tuple[str, dict[str, str]]:
+    run = context.dagster_run
+    steps = context.get_step_failure_events()
+    fields = {"Job": run.job_name}
+    if steps:
+        fields["Failed steps"] = "; ".join(
+            f"{event.step_key}: {first_line(event.event_specific_data.error.message)}"
+            for event in steps
+        )
+    else:
+        fields["Error"] = first_line(context.failure_event.message)
+    assets = sorted({key.to_user_string() for key in run.asset_selection or ()})
+    if assets:
+        fields["Assets"] = ", ".join(assets)
+    checks = failed_blocking_checks(context)
+    if checks:
+        fields["Failed blocking checks"] = ", ".join(checks)
+    fields["Run"] = run_link
+    return f"Sparkify run failed: {run.job_name}", fields
+
+
+def sensor_settings(name: str, every_seconds: int, when: str) -> dict:
+    """An alert sensor's settings: running from the start (alerts are off unless configured)."""
+    return {
+        "name": name,
+        "default_status": DefaultSensorStatus.RUNNING,
+        "minimum_interval_seconds": every_seconds,
+        "description": f"Posts one message to SPARKIFY_ALERT_WEBHOOK_URL {when}.",
+    }
+
+
+def run_failure_alert_sensor() -> SensorDefinition:
+    @run_failure_sensor(**sensor_settings("run_failure_alert_sensor", 30, "per failed run"))
+    def alert_on_run_failure(context: RunFailureSensorContext, alert_webhook: AlertWebhook):
+        run_link = alert_webhook.run_link(context.dagster_run.run_id)
+        title, fields = run_failure_message(context, run_link)
+        alert_webhook.post(title, fields)
+
+    return alert_on_run_failure
+
+
+def stale_table_alert_sensor(freshness_check_keys: Sequence[AssetCheckKey]) -> SensorDefinition:
+    """Posts when one of `freshness_check_keys` fails where its previous result did not."""
+
+    @sensor(**sensor_settings("stale_table_alert_sensor", 60, "when a table goes stale"))
+    def alert_on_stale_table(context: SensorEvaluationContext, alert_webhook: AlertWebhook):
+        # The cursor: the id of the last failed result announced, per check still failing.
+        announced: dict[str, int] = json.loads(context.cursor or "{}")
+        latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            list(freshness_check_keys)
+        )
+        still_failing = {}
+        for key, record in sorted(latest.items(), key=lambda item: item[0].to_user_string()):
+            if record.status != AssetCheckExecutionRecordStatus.FAILED:
+                continue
+            name = key.to_user_string()
+            still_failing[name] = record.id
+            if name in announced:
+                continue  # the same lapse, already told
+            evaluation = record.event.dagster_event.event_specific_data
+            alert_webhook.post(
+                f"Sparkify table is stale: {key.asset_key.to_user_string()}",
+                {
+                    "Asset": key.asset_key.to_user_string(),
+                    "Check": key.name,
+                    "Why": first_line(evaluation.description),
+                    "Run": alert_webhook.run_link(record.run_id),
+                },
+            )
+            context.log.info(f"alerted: {name} failed")
+        cursor = json.dumps(still_failing, sort_keys=True)
+        if cursor == (context.cursor or "{}"):
+            return SkipReason("no table went stale")
+        return SensorResult(cursor=cursor)
+
+    return alert_on_stale_table
+
+
+def alert_sensors(freshness_check_keys: Sequence[AssetCheckKey]) -> list[SensorDefinition]:
+    return [run_failure_alert_sensor(), stale_table_alert_sensor(freshness_check_keys)]
