@@ -7,20 +7,40 @@ import json
 from pathlib import Path
 
 
+def _materializable(defs) -> list:
+    """The project's assets that a run materializes: not the lake's external assets."""
+    from dagster import AssetSpec
+
+    return [a for a in defs.assets if not isinstance(a, AssetSpec)]
+
+
 def all_assets_but(excluded: str) -> str:
     """A --select of every asset of the project but `excluded`."""
     from sparkify_assets.definitions import defs
 
-    keys = [spec.key.to_user_string() for assets_def in defs.assets for spec in assets_def.specs]
+    keys = [spec.key.to_user_string() for a in _materializable(defs) for spec in a.specs]
     return ",".join(k for k in keys if k != excluded)
+
+
+def _check_specs(specs) -> list[dict]:
+    return [
+        {"name": s.name, "asset": s.asset_key.to_user_string(), "blocking": s.blocking}
+        for s in specs
+    ]
 
 
 def write_shape(path: Path) -> Path:
     """The shape of the project's graph, for the trivial graph to copy, written to `path`."""
     from sparkify_assets.definitions import defs
 
-    shape = {"assets": [], "checks": []}
+    shape = {"assets": [], "external": [], "checks": []}
     for assets_def in defs.assets:
+        if assets_def not in _materializable(defs):  # the lake: the same external asset
+            shape["external"].append(
+                {"name": assets_def.key.to_user_string(), "group": assets_def.group_name}
+            )
+            continue
+        own_checks = _check_specs(assets_def.check_specs)  # a star table's audit
         for spec in assets_def.specs:
             shape["assets"].append(
                 {
@@ -28,6 +48,7 @@ def write_shape(path: Path) -> Path:
                     "deps": [d.asset_key.to_user_string() for d in spec.deps],
                     "group": spec.group_name,
                     "kinds": sorted(spec.kinds),
+                    "checks": [c for c in own_checks if c["asset"] == spec.key.to_user_string()],
                 }
             )
     for checks_def in defs.asset_checks:
@@ -35,14 +56,7 @@ def write_shape(path: Path) -> Path:
             {
                 "name": checks_def.node_def.name,
                 "can_subset": bool(getattr(checks_def, "can_subset", True)),
-                "specs": [
-                    {
-                        "name": s.name,
-                        "asset": s.asset_key.to_user_string(),
-                        "blocking": s.blocking,
-                    }
-                    for s in checks_def.check_specs
-                ],
+                "specs": _check_specs(checks_def.check_specs),
             }
         )
     path.write_text(json.dumps(shape, indent=1))
