@@ -75,10 +75,12 @@ def _description(asset: str) -> str:
 
 
 def _check_names(asset: str) -> list[str]:
+    """Every check of `asset`: its own (a star table's audit) and the separate ones."""
+    definitions = [*(defs.assets or []), *(defs.asset_checks or [])]
     return sorted(
         spec.name
-        for checks in defs.asset_checks or []
-        for spec in checks.check_specs
+        for definition in definitions
+        for spec in getattr(definition, "check_specs", ())
         if spec.asset_key.to_user_string() == asset
     )
 
