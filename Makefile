@@ -21,11 +21,14 @@ $(BIN)/.dev-installed: $(BIN)/.installed
 run: $(BIN)/.installed
 	$(BIN)/python -m sparkify_assets $(ARGS)
 
-# Lint, then every test. PostgreSQL tests skip unless a server answers (see README).
+# Lint, then every test. PostgreSQL tests skip unless a server answers (see README). Two test
+# processes at a time (most tests wait on a database, a subprocess or a browser); then the tests
+# marked `alone`, which restart the shared PostgreSQL server, with nothing else running.
 test: $(BIN)/.dev-installed
 	$(BIN)/ruff check sparkify_assets tests
 	$(BIN)/ruff format --check sparkify_assets tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not alone"
+	$(BIN)/python -m pytest -m alone
 
 # The Dagster UI on http://127.0.0.1:3000 with the asset graph, jobs, sensors and schedules.
 dev: $(BIN)/.installed
