@@ -371,8 +371,9 @@ def keep_audit_failures(
             **base,
             "rule": v.rule.name,
             "failing_rows": v.failing,
-            "row_key": str(row[0]),
-            "row_values": json.dumps(dict(zip(v.header, row, strict=True)), default=str),
+            "row_key": str(row[0])[:1024],
+            # ASCII JSON (4 KiB at most, as the column holds): the row, column by column.
+            "row_values": json.dumps(dict(zip(v.header, row, strict=True)), default=str)[:4096],
         }
         for v in failed.verdicts
         for row in v.rows
