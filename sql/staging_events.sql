@@ -64,21 +64,27 @@ WHERE named.raw_text IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM text_repairs AS r WHERE r.raw_text = named.raw_text);
 
 -- name: duplicate_events
--- How many events of one load copy an event staged before it: the same (userId, sessionId,
--- itemInSession, ts) in an earlier load, or earlier in this one (by object key, then line).
--- Staging keeps every copy, as the lake has them; songplays holds each play once.
-SELECT COUNT(*)
-FROM staging_events AS e
-WHERE e.load_batch = %(load_batch)s
-  AND EXISTS (
-      SELECT 1 FROM staging_events AS o
-      WHERE o.userid = e.userid AND o.sessionid = e.sessionid
-        AND o.iteminsession = e.iteminsession AND o.ts = e.ts
-        AND (o.load_batch < e.load_batch
-             OR (o.load_batch = e.load_batch
-                 AND (o.source_key < e.source_key
-                      OR (o.source_key = e.source_key AND o.source_line < e.source_line))))
-  );
+-- How many events of one load copy an event staged before it: of each (userId, sessionId,
+-- itemInSession, ts) in the load, its copies beyond the first, and the first too when an earlier
+-- load staged it. Staging keeps every copy, as the lake has them; songplays holds each play once.
+-- An aggregate of the load and a join of its distinct events with the earlier loads: never a
+-- join of the whole table with itself (a first load of ten million events would pay for it).
+WITH load_events AS (
+    SELECT userid, sessionid, iteminsession, ts, COUNT(*) AS copies
+    FROM staging_events
+    WHERE load_batch = %(load_batch)s
+    GROUP BY userid, sessionid, iteminsession, ts
+),
+staged_before AS (
+    SELECT DISTINCT l.userid, l.sessionid, l.iteminsession, l.ts
+    FROM load_events AS l
+    JOIN staging_events AS o
+      ON o.userid = l.userid AND o.sessionid = l.sessionid
+     AND o.iteminsession = l.iteminsession AND o.ts = l.ts
+    WHERE o.load_batch < %(load_batch)s
+)
+SELECT CAST((SELECT COALESCE(SUM(copies - 1), 0) FROM load_events) AS BIGINT)
+       + (SELECT COUNT(*) FROM staged_before);
 
 -- name: record_rules
 -- What a column's type cannot say about a record: the reason it is rejected, NULL when none. The
