@@ -11,10 +11,10 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections import defaultdict
 
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
-from dagster._core.utils import make_new_run_id
 
 from sparkify_assets.definitions import defs
 from sparkify_assets.sql_files import TABLE_ASSETS
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     )
     lines = StepLines(show=not args.verbose)
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # as Dagster makes them: the listener is set before the run
     print(f"materializing the graph: lake {defs.resources['lake'].url}", flush=True)
     instance.add_event_listener(run_id, lines.on_event)
     threading.Thread(target=lines.progress, daemon=True).start()

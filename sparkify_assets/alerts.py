@@ -31,7 +31,6 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"  # what `make dev` serves
 ERROR_CHARS = 300  # of an error's first line: enough to act on, short enough to read in chat
@@ -156,7 +155,7 @@ def stale_table_alert_sensor(freshness_check_keys: Sequence[AssetCheckKey]) -> S
         )
         still_failing = {}
         for key, record in sorted(latest.items(), key=lambda item: item[0].to_user_string()):
-            if record.status != AssetCheckExecutionRecordStatus.FAILED:
+            if record.status.value != "FAILED":  # the record's status; its enum is not public
                 continue
             name = key.to_user_string()
             still_failing[name] = record.id
