@@ -82,6 +82,8 @@ staged_before AS (
       ON o.userid = l.userid AND o.sessionid = l.sessionid
      AND o.iteminsession = l.iteminsession AND o.ts = l.ts
     WHERE o.load_batch < %(load_batch)s
+      -- A copy has the same ts: only the load's time span is read, not years of events.
+      AND o.ts BETWEEN (SELECT MIN(ts) FROM load_events) AND (SELECT MAX(ts) FROM load_events)
 )
 SELECT CAST((SELECT COALESCE(SUM(copies - 1), 0) FROM load_events) AS BIGINT)
        + (SELECT COUNT(*) FROM staged_before);
