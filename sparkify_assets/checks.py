@@ -6,10 +6,8 @@ blocking: when one fails, the assets below it do not materialize in that run and
 `dagster asset materialize` exits non-zero. Softer rules (a song with an odd year, a gender
 outside M/F) warn and let the run go on.
 
-A star table's blocking rules are its audit (write-audit-publish): the table's own step judges
-the rows it is about to publish inside its transaction, before commit (`audit`). When one fails
-the transaction rolls back, so analysts never see those rows; the rows are kept in
-`audit_failures` and the step fails naming the rule. These are check specs of the asset itself.
+A star table's blocking rules are its audit (write-audit-publish, audit.py): the table's own
+step judges the rows it is about to publish inside its transaction, before commit.
 
 The other rules run after the fact: one multi-asset check per table keeps the step count low (a
 table's rules share one connection); each rule is still its own check in the UI, and can run
@@ -22,7 +20,6 @@ load into a warehouse holding years does not re-check years of rows. Run at any 
 the checks job or the UI, a check looks at every row. Each result says which in `scope`.
 """
 
-import json
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -61,7 +58,7 @@ class Rule:
 
     @property
     def audits(self) -> bool:
-        """Judged in its star table's own step, before the rows publish (see `audit`)."""
+        """Judged in its star table's own step, before the rows publish (audit.py)."""
         return self.blocking and not self.table.startswith("staging_")
 
     @property
@@ -171,7 +168,8 @@ RULES = (
     ),
 )
 SAMPLE_ROWS = 10  # failing rows a check result shows
-AUDIT_KEPT_ROWS = 100  # failing rows per rule an audit keeps in audit_failures
+# What every check step reads; on a fresh warehouse (the checks job) an absent table is empty.
+CHECKED_TABLES = (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS)
 
 
 def rule_parameters(max_reject_rate: float, now: datetime | None = None) -> dict[str, Any]:
@@ -218,7 +216,7 @@ def evaluate(
     return failing, header[:-1], [row[:-1] for row in rows]
 
 
-def _result(
+def check_result(
     rule: Rule, failing: int, header: list[str], sample: list[tuple], scope: str
 ) -> AssetCheckResult:
     metadata: dict[str, Any] = {"failing_rows": failing, "scope": scope}
@@ -234,14 +232,14 @@ def _result(
     )
 
 
-def _spec(rule: Rule) -> AssetCheckSpec:
+def check_spec(rule: Rule) -> AssetCheckSpec:
     return AssetCheckSpec(
         rule.name, asset=rule.table, description=rule.description, blocking=rule.blocking
     )
 
 
 def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> AssetChecksDefinition:
-    specs = [_spec(r) for r in rules]
+    specs = [check_spec(r) for r in rules]
 
     @multi_asset_check(name=f"{table}_checks", specs=specs, can_subset=True, pool=WAREHOUSE_POOL)
     def table_checks(
@@ -249,9 +247,7 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
     ) -> Iterable[AssetCheckResult]:
         selected = context.selected_asset_check_keys
         parameters = rule_parameters(max_reject_rate)
-        # Checks run on a fresh warehouse too (the checks job): an absent table is empty.
-        tables = (*sql_files.BOOKKEEPING_TABLES, *sql_files.TABLE_ASSETS)
-        with load_protocol.reading(warehouse, tables) as session:
+        with load_protocol.reading(warehouse, CHECKED_TABLES) as session:
             chosen = [r for r in rules if AssetCheckKey(AssetKey(table), r.name) in selected]
             latest = None
             if _materialized_by_this_run(context, table):
@@ -264,7 +260,7 @@ def _table_checks(table: str, rules: list[Rule], max_reject_rate: float) -> Asse
                 if failing:
                     context.log.warning(f"check {table}.{rule.name} failed: {failing} row(s)")
                 scope = "what the latest load touched" if narrowed else "every row"
-                yield _result(rule, failing, header, sample, scope)
+                yield check_result(rule, failing, header, sample, scope)
 
     return table_checks
 
@@ -289,95 +285,3 @@ def build_checks(max_reject_rate: float = DEFAULT_MAX_REJECT_RATE) -> list[Asset
         warnings.simplefilter("ignore", BetaWarning)
         schema_checks = build_column_schema_change_checks(assets=tables)
     return [*rule_checks, *schema_checks]
-
-
-# --- write-audit-publish: a star table's blocking rules, in its own step ----------------------
-
-
-def audit_specs(table: str) -> list[AssetCheckSpec]:
-    """The check specs of `table`'s audit: declared by the asset, reported from its step."""
-    return [_spec(r) for r in RULES if r.table == table and r.audits]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One audit rule's answer on the rows a merge is about to publish."""
-
-    rule: Rule
-    failing: int
-    header: list[str]
-    rows: list[tuple]  # up to AUDIT_KEPT_ROWS, by key
-    scope: str
-
-    def result(self) -> AssetCheckResult:
-        return _result(self.rule, self.failing, self.header, self.rows[:SAMPLE_ROWS], self.scope)
-
-
-class AuditFailed(Exception):
-    """A blocking rule failed on the rows about to be published: the transaction must roll back."""
-
-    def __init__(self, table: str, verdicts: list[Verdict]):
-        self.table = table
-        self.verdicts = verdicts
-        failed = [v for v in verdicts if v.failing]
-        super().__init__(
-            f"{table}: nothing published, the audit failed: "
-            + "; ".join(f"{v.rule.name} ({v.failing} row(s): {v.rule.description})" for v in failed)
-            + ". The rows are in audit_failures; fix or remove the objects that brought them, "
-            "then run again."
-        )
-
-
-def audit(
-    session: Session, table: str, incremental: bool, raise_on_failure: bool = True
-) -> list[Verdict]:
-    """Judge what a merge into `table` is about to publish, in its transaction: every blocking
-    rule of the table, narrowed (after an `incremental` merge) to the rows the merge touched, as
-    the temp tables it left say (the `touched__<table>` sections of sql/checks.sql). Raise
-    AuditFailed when a rule fails (unless not `raise_on_failure`: the checks job's every-row
-    audit of what is published)."""
-    rules = [r for r in RULES if r.table == table and r.audits]
-    narrowed = incremental and any(r.narrow for r in rules)
-    if narrowed:
-        for narrow_table in sorted({t for r in rules for t in r.narrow}):
-            session.run("checks", f"touched__{narrow_table}")
-    parameters = rule_parameters(DEFAULT_MAX_REJECT_RATE)
-    verdicts = []
-    for rule in rules:
-        scoped = narrowed and bool(rule.narrow)
-        failing, header, rows = evaluate(session, rule, parameters, scoped, AUDIT_KEPT_ROWS)
-        scope = "what this run is about to publish" if scoped else "every row, as published"
-        verdicts.append(Verdict(rule, failing, header, rows, scope))
-    if raise_on_failure and any(v.failing for v in verdicts):
-        raise AuditFailed(table, verdicts)
-    return verdicts
-
-
-def keep_audit_failures(
-    warehouse: Warehouse, failed: AuditFailed, run_id: str, windows: Iterable
-) -> None:
-    """Keep the rows a failed audit stopped in `audit_failures`, in a transaction of its own
-    (the merge's rolled back), with the load batches the run took in."""
-    windows = list(windows)
-    base = {
-        "run_id": run_id,
-        "table_name": failed.table,
-        "load_batch": max((w.up_to for w in windows), default=0),
-        "load_window": ", ".join(map(str, windows)),
-        "failed_at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "),
-    }
-    rows = [
-        {
-            **base,
-            "rule": v.rule.name,
-            "failing_rows": v.failing,
-            "row_key": str(row[0])[:1024],
-            # ASCII JSON (4 KiB at most, as the column holds): the row, column by column.
-            "row_values": json.dumps(dict(zip(v.header, row, strict=True)), default=str)[:4096],
-        }
-        for v in failed.verdicts
-        for row in v.rows
-    ]
-    warehouse.ensure_tables(["audit_failures"])
-    with warehouse.session() as session:
-        session.run_many("audit_failures", "record", rows)

@@ -74,7 +74,7 @@ ANALYZE recent_time;
 
 -- name: touched__users
 -- A star table's blocking rules audit the rows its merge is about to publish, in the merge's own
--- transaction (checks.audit). After an incremental merge they read what it touched, from the
+-- transaction (audit.py). After an incremental merge they read what it touched, from the
 -- temp tables the merge left (new_staging_events, songplays_keys), as these `recent_` tables.
 -- Here: the users the merge rebuilt, those with events in the batches it took in.
 DROP TABLE IF EXISTS recent_users;

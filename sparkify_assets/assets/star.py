@@ -5,7 +5,7 @@ and the watermarks that remember it, in load_protocol.py. `full_refresh` empties
 takes in everything.
 
 Write-audit-publish: each table's step merges, then audits what it is about to publish against
-the table's blocking rules inside the same transaction (checks.audit), and commits only if every
+the table's blocking rules inside the same transaction (audit.judge), and commits only if every
 rule holds. The rules are the asset's own checks: selected without the table (the checks job),
 the step audits every published row instead, changing nothing.
 """
@@ -25,8 +25,9 @@ from dagster import (
     multi_asset,
 )
 
-from sparkify_assets import checks, load_protocol, sql_files
+from sparkify_assets import audit, load_protocol
 from sparkify_assets.assets.staging import LoadConfig
+from sparkify_assets.checks import CHECKED_TABLES
 from sparkify_assets.metadata import table_metadata
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
 
@@ -56,7 +57,7 @@ def merge(
             )
             incremental = not config.full_refresh and any(w.after for w in done.windows)
             audit_started = time.perf_counter()
-            verdicts = checks.audit(session, table, incremental)
+            verdicts = audit.judge(session, table, incremental)
             audit_seconds = round(time.perf_counter() - audit_started, 3)
             metadata = table_metadata(
                 session,
@@ -66,8 +67,8 @@ def merge(
                 rows_changed=done.rows_deleted,
             )
             metadata["audit_seconds"] = MetadataValue.float(audit_seconds)
-    except checks.AuditFailed as failed:  # rolled back: the table is as it was before the run
-        checks.keep_audit_failures(warehouse, failed, context.run.run_id, windows)
+    except audit.AuditFailed as failed:  # rolled back: the table is as it was before the run
+        audit.keep_failures(warehouse, failed, context.run.run_id, windows)
         yield from (v.result() for v in failed.verdicts)
         failing = {v.rule.name: v.failing for v in failed.verdicts if v.failing}
         raise Failure(
@@ -81,8 +82,8 @@ def merge(
 def audit_only(context: AssetExecutionContext, table: str, warehouse: Warehouse) -> Iterator:
     """The table's audit rules on every published row, as selected, changing nothing."""
     selected = context.selected_asset_check_keys
-    with load_protocol.reading(warehouse, (*sql_files.BOOKKEEPING_TABLES, table)) as session:
-        for verdict in checks.audit(session, table, incremental=False, raise_on_failure=False):
+    with load_protocol.reading(warehouse, CHECKED_TABLES) as session:
+        for verdict in audit.judge(session, table, incremental=False, raise_on_failure=False):
             if AssetCheckKey(AssetKey(table), verdict.rule.name) in selected:
                 yield verdict.result()
 
@@ -97,7 +98,7 @@ def star_table(
         specs=[
             AssetSpec(table, deps=deps, group_name="star", kinds={"sql"}, description=description)
         ],
-        check_specs=checks.audit_specs(table),
+        check_specs=audit.specs(table),
         can_subset=True,
         **WAREHOUSE_STEP,
     )
