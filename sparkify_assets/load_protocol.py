@@ -80,6 +80,8 @@ def stage(
     session.fill_load_objects(todo)
     (rows_replaced,) = session.run(table, "delete_objects")
     session.run("staging_rejects", "delete_objects", by_table)
+    # Only rows staged before this load can be copied by it; a first load has none.
+    held_rows = session.fetch("tables", "holds_rows", table=table)[0][0] > 0
     session.stage(table, lake, todo, load_batch, progress)
     session.analyze(table)
     session.run("load_manifest", "delete_objects", by_table)
@@ -93,8 +95,8 @@ def stage(
         "repaired_values": 0,
     }
     sections = sql_files.sections(table)
-    if "duplicate_events" in sections:
-        batch["duplicate_events"] = session.fetch(table, "duplicate_events", batch)[0][0]
+    if "duplicates_in_load" in sections:
+        batch["duplicate_events"] = count_duplicates(session, table, load_batch, held_rows)
     if "text_to_repair" in sections:
         batch["repaired_values"] = repair_text(session, table, load_batch)
     session.run("load_manifest", "record_objects", batch, table=table)
@@ -110,6 +112,18 @@ def stage(
         batch["duplicate_events"],
         batch["repaired_values"],
     )
+
+
+def count_duplicates(session: Session, table: str, load_batch: int, held_rows: bool) -> int:
+    """How many events of load `load_batch` of `table` copy an event staged before them: in
+    the load itself, and, when the table `held_rows` before the load, in earlier loads."""
+    batch = {"load_batch": load_batch}
+    duplicates = session.fetch(table, "duplicates_in_load", batch)[0][0]
+    if held_rows:
+        names, ((*span,),) = session.query(table, "load_span", batch)
+        span_params = {**batch, **dict(zip(names, span, strict=True))}
+        duplicates += session.fetch(table, "duplicates_of_earlier_loads", span_params)[0][0]
+    return duplicates
 
 
 def repair_text(session: Session, table: str, load_batch: int) -> int:

@@ -6,6 +6,10 @@ DELETE FROM ${table};
 -- name: row_count
 SELECT COUNT(*) FROM ${table};
 
+-- name: holds_rows
+-- 1 when the table has a row, else 0, without counting them all.
+SELECT COUNT(*) FROM (SELECT 1 FROM ${table} LIMIT 1) AS any_row;
+
 -- name: preview
 -- The first rows by the table's first column (its key), for the asset's metadata.
 SELECT ${columns} FROM ${table} ORDER BY 1 LIMIT 5;

@@ -117,6 +117,24 @@ def version(path) -> str:
     return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
+def test_duplicate_events_count_copies_within_a_load_and_of_earlier_loads(warehouse, lake_dir):
+    days = sorted((lake_dir / "log_data").rglob("*.json"))
+    # A first load carrying a day twice: each of its events once more.
+    days[0].with_name(days[0].stem + ".retry-1.json").write_bytes(days[0].read_bytes())
+    assert stage_events(warehouse, lake_dir).duplicate_events == lines_of(days[0])
+
+    # A later load of five events of a staged day, each twice: five copies within the load, and
+    # the five first copies of events an earlier load staged.
+    lines = days[1].read_text(encoding="utf-8").splitlines(keepends=True)
+    partial = days[1].with_name(days[1].stem + ".retry-1.json")
+    partial.write_text("".join(lines[:5] * 2), encoding="utf-8")
+    assert stage_events(warehouse, lake_dir).duplicate_events == 10
+
+    # A new day copies nothing.
+    add_day(lake_dir, LAKE_SIZE["days"] + 1)
+    assert stage_events(warehouse, lake_dir).duplicate_events == 0
+
+
 def test_only_new_and_changed_objects_load_and_a_changed_one_replaces_its_rows(warehouse, lake_dir):
     days = sorted((lake_dir / "log_data").rglob("*.json"))
     keys = [d.relative_to(lake_dir).as_posix() for d in days]
