@@ -41,10 +41,10 @@ class ReportConfig(Config):
 
 
 def daily_levels(rows) -> tuple[list[date], list[int], list[int]]:
-    """(year, month, day, level, plays) rows as days with their free and paid plays."""
+    """(day, level, plays) rows as days with their free and paid plays."""
     plays: dict[date, dict[str, int]] = defaultdict(lambda: {"free": 0, "paid": 0})
-    for year, month, day, level, count in rows:
-        by_level = plays[date(year, month, day)]
+    for day, level, count in rows:
+        by_level = plays[day]
         if level in by_level:  # the level domain check reports any other value
             by_level[level] += count
     days = sorted(plays)
