@@ -128,16 +128,18 @@ def count_duplicates(session: Session, table: str, load_batch: int, held_rows: b
 
 def repair_text(session: Session, table: str, load_batch: int) -> int:
     """Record in `text_repairs` the mis-encoded text of load `load_batch` of `table` seen for
-    the first time, repaired; return how many of the load's values needed a repair. Only
-    distinct values come here, and only non-ASCII ones can need a repair."""
+    the first time, repaired; return how many of the load's values are repaired (each field
+    counts). Only distinct non-ASCII values come here: nothing else can need a repair."""
     batch = {"load_batch": load_batch}
-    repairs = []
-    for (text,) in session.fetch(table, "text_to_repair", batch):
-        fixed = text if text.isascii() else repaired(text)
+    repairs, repaired_fields = [], 0
+    for text, fields, known_repair in session.fetch(table, "text_to_repair", batch):
+        fixed = known_repair or repaired(text)
         if fixed != text:
-            repairs.append({**batch, "raw_text": text, "repaired_text": fixed})
+            repaired_fields += fields
+            if known_repair is None:
+                repairs.append({**batch, "raw_text": text, "repaired_text": fixed})
     session.run_many("text_repairs", "record", repairs)
-    return session.fetch("text_repairs", "repaired_in_batch", batch)[0][0]
+    return repaired_fields
 
 
 def rejects_sample(session: Session, table: str, load_batch: int) -> tuple[list[str], list]:

@@ -16,11 +16,3 @@ SORTKEY (raw_text);
 -- name: record
 INSERT INTO text_repairs (raw_text, repaired_text, load_batch)
 VALUES (%(raw_text)s, %(repaired_text)s, %(load_batch)s);
-
--- name: repaired_in_batch
--- How many titles and artist names of one event load's plays were repaired (each field counts).
-SELECT COUNT(song_fix.raw_text) + COUNT(artist_fix.raw_text)
-FROM staging_events AS e
-LEFT JOIN text_repairs AS song_fix ON song_fix.raw_text = e.song
-LEFT JOIN text_repairs AS artist_fix ON artist_fix.raw_text = e.artist
-WHERE e.load_batch = %(load_batch)s AND e.page = 'NextSong';

@@ -11,6 +11,7 @@ from sparkify_assets import load_protocol
 from sparkify_assets.load_protocol import Merge, StagingLoad, Window
 from sparkify_assets.resources.engines.base import Session
 from sparkify_assets.resources.lake import Lake, LakeObject
+from sparkify_assets.text_repair import repaired
 from tests.reference import compute
 from tests.support import (
     LAKE_SIZE,
@@ -133,6 +134,21 @@ def test_duplicate_events_count_copies_within_a_load_and_of_earlier_loads(wareho
     # A new day copies nothing.
     add_day(lake_dir, LAKE_SIZE["days"] + 1)
     assert stage_events(warehouse, lake_dir).duplicate_events == 0
+
+
+def repaired_fields(days) -> int:
+    """Titles and artist names of the plays in `days` that the repair changes."""
+    plays = [json.loads(line) for day in days for line in day.read_text("utf-8").splitlines()]
+    plays = [e for e in plays if e["page"] == "NextSong"]
+    return sum(1 for e in plays for f in ("song", "artist") if e[f] and repaired(e[f]) != e[f])
+
+
+def test_repaired_values_count_each_repaired_field_of_a_load_also_when_known(warehouse, lake_dir):
+    days = sorted((lake_dir / "log_data").rglob("*.json"))
+    assert stage_events(warehouse, lake_dir).repaired_values == repaired_fields(days) > 0
+    # A copy of a day: its text was repaired by the first load and counts in this one too.
+    days[0].with_name(days[0].stem + ".retry-1.json").write_bytes(days[0].read_bytes())
+    assert stage_events(warehouse, lake_dir).repaired_values == repaired_fields(days[:1])
 
 
 def test_only_new_and_changed_objects_load_and_a_changed_one_replaces_its_rows(warehouse, lake_dir):
