@@ -6,14 +6,12 @@ the same lake in a folder or in S3 yields the same keys, manifests and staging r
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -24,6 +22,9 @@ import botocore.config
 import botocore.exceptions
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
+
+from sparkify_assets.resources.folder_keys import sorted_keys
+from sparkify_assets.resources.in_order import in_order
 
 JSONPATHS_FILE = "log_json_path.json"
 SAMPLE_LAKE = Path(__file__).resolve().parents[2] / "sample_lake"
@@ -214,7 +215,7 @@ class Lake(ConfigurableResource):
         if not base.is_dir():
             return
         rel = base.relative_to(root).as_posix()
-        keys = _sorted_keys(base, "" if rel == "." else f"{rel}/", start_after)
+        keys = sorted_keys(base, "" if rel == "." else f"{rel}/", start_after)
         page: list[LakeObject] = []
         for key in keys:
             if len(page) == page_size:
@@ -294,46 +295,3 @@ class Lake(ConfigurableResource):
                 attempt += 1
             except botocore.exceptions.ClientError as exc:
                 raise ObjectReadError(f"{self.s3_uri(key)}: {exc}") from exc
-
-
-def in_order(work: Callable[[T], object], items: Iterable[T], workers: int) -> Iterator:
-    """`work(item)` for each of `items`, `workers` at a time, yielded in the items' order.
-
-    At most twice `workers` results wait to be taken: memory stays bounded when the caller is
-    slower than the work. Leaving early cancels what has not started.
-    """
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="sparkify-lake")
-    window: collections.deque[Future] = collections.deque()
-    try:
-        for item in items:
-            window.append(pool.submit(work, item))
-            if len(window) >= 2 * workers:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _sorted_keys(folder: Path, rel: str, start_after: str | None) -> Iterator[str]:
-    """Keys of the files under `folder` (`rel` is its key prefix) after `start_after`, in S3's
-    key order, walking only the folders that can hold such keys.
-
-    A folder `a` is sorted as `a/`: every key inside it starts with that, so a depth-first walk
-    in this order yields keys in plain string order (as S3 lists them), and a folder whose keys
-    all sort before `start_after` is skipped without being read.
-    """
-    entries = []
-    with os.scandir(folder) as scan:
-        for entry in scan:
-            is_dir = entry.is_dir()
-            # Like os.walk: symlinked folders are not followed.
-            if is_dir and entry.is_symlink():
-                continue
-            entries.append((f"{rel}{entry.name}/" if is_dir else f"{rel}{entry.name}", entry))
-    for key, entry in sorted(entries, key=lambda e: e[0]):
-        if not key.endswith("/"):
-            if start_after is None or key > start_after:
-                yield key
-        elif start_after is None or start_after < key or start_after.startswith(key):
-            yield from _sorted_keys(Path(entry.path), key, start_after)

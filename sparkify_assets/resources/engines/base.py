@@ -1,7 +1,7 @@
 """What every engine provides: a session (one connection, one transaction) and a resource.
 
 Assets, checks, sensors and the load protocol speak only to `Session` and `Warehouse`; each
-engine module (duckdb.py, postgres.py, redshift.py) implements both, and `definitions.py` picks
+engine module (duckdb.py, postgres.py, redshift.py) implements both, and `settings.py` picks
 one. Whatever an asset writes in a session commits together or not at all.
 """
 
