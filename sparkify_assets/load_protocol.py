@@ -80,8 +80,10 @@ def stage(
     session.fill_load_objects(todo)
     (rows_replaced,) = session.run(table, "delete_objects")
     session.run("staging_rejects", "delete_objects", by_table)
+    sections = sql_files.sections(table)
+    counts_duplicates = "duplicates_in_load" in sections
     # Only rows staged before this load can be copied by it; a first load has none.
-    held_rows = session.fetch("tables", "holds_rows", table=table)[0][0] > 0
+    held_rows = counts_duplicates and session.fetch("tables", "holds_rows", table=table)[0][0] > 0
     session.stage(table, lake, todo, load_batch, progress)
     session.analyze(table)
     session.run("load_manifest", "delete_objects", by_table)
@@ -94,8 +96,7 @@ def stage(
         "duplicate_events": 0,
         "repaired_values": 0,
     }
-    sections = sql_files.sections(table)
-    if "duplicates_in_load" in sections:
+    if counts_duplicates:
         batch["duplicate_events"] = count_duplicates(session, table, load_batch, held_rows)
     if "text_to_repair" in sections:
         batch["repaired_values"] = repair_text(session, table, load_batch)
