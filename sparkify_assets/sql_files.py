@@ -232,6 +232,16 @@ def columns(table: str) -> tuple[Column, ...]:
 
 
 @functools.cache
+def added_columns(table: str) -> tuple[str, ...]:
+    """The column each statement of `sql/<table>.sql`'s `added_columns` section adds, in order
+    (none when the table has no such section)."""
+    if "added_columns" not in sections(table):
+        return ()
+    adds = statements(table, "added_columns", WRITTEN_IN)
+    return tuple(sqlglot.parse_one(s, read=WRITTEN_IN).find(exp.ColumnDef).name for s in adds)
+
+
+@functools.cache
 def json_keys(table: str) -> tuple[str, ...]:
     """The raw JSON key of each leading column of a staging table, from `sql/<table>.jsonpaths`.
 

@@ -20,6 +20,12 @@ CREATE TABLE IF NOT EXISTS load_batches (
 DISTSTYLE ALL
 SORTKEY (load_batch);
 
+-- name: added_columns
+-- Columns added since the first release, one statement each: a warehouse built before one was
+-- added gains it (with the value its older loads hold) the first time a run opens the table.
+ALTER TABLE load_batches ADD COLUMN duplicate_events BIGINT DEFAULT 0 NOT NULL;
+ALTER TABLE load_batches ADD COLUMN repaired_values BIGINT DEFAULT 0 NOT NULL;
+
 -- name: next_batch
 SELECT COALESCE(MAX(load_batch), 0) + 1 FROM load_batches;
 

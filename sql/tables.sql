@@ -6,6 +6,11 @@ DELETE FROM ${table};
 -- name: row_count
 SELECT COUNT(*) FROM ${table};
 
+-- name: no_rows
+-- No rows, only the column names of the table the other statements reach, as it is in the
+-- warehouse (it may predate columns added since).
+SELECT * FROM ${table} LIMIT 0;
+
 -- name: holds_rows
 -- 1 when the table has a row, else 0, without counting them all.
 SELECT COUNT(*) FROM (SELECT 1 FROM ${table} LIMIT 1) AS any_row;

@@ -7,9 +7,9 @@ import json
 import os
 from dataclasses import replace
 
-from sparkify_assets import load_protocol
+from sparkify_assets import load_protocol, sql_files
 from sparkify_assets.load_protocol import Merge, StagingLoad, Window
-from sparkify_assets.resources.engines.base import Session
+from sparkify_assets.resources.engines.base import Session, slots
 from sparkify_assets.resources.lake import Lake, LakeObject
 from sparkify_assets.text_repair import repaired
 from tests.reference import compute
@@ -113,6 +113,9 @@ def lines_of(path) -> int:
     return path.read_text(encoding="utf-8").count("\n")
 
 
+ADDED = sql_files.added_columns("load_batches")
+
+
 def version(path) -> str:
     stat = path.stat()
     return f"{stat.st_size}-{stat.st_mtime_ns}"
@@ -149,6 +152,31 @@ def test_repaired_values_count_each_repaired_field_of_a_load_also_when_known(war
     # A copy of a day: its text was repaired by the first load and counts in this one too.
     days[0].with_name(days[0].stem + ".retry-1.json").write_bytes(days[0].read_bytes())
     assert stage_events(warehouse, lake_dir).repaired_values == repaired_fields(days[:1])
+
+
+def test_a_warehouse_built_before_columns_were_added_gains_them_and_keeps_its_loads(
+    warehouse, lake_dir
+):
+    # load_batches as an earlier release created it, with one load recorded.
+    old_columns = [c for c in sql_files.columns("load_batches") if c.name not in ADDED]
+    with warehouse.session() as session:
+        typed = ", ".join(f"{c.name} {c.type} NOT NULL" for c in old_columns)
+        session.execute(f"CREATE TABLE load_batches ({typed})")
+        session.execute(
+            "INSERT INTO load_batches (load_batch, table_name, objects, rows_loaded, "
+            "rows_rejected, rows_replaced, full_refresh, loaded_at) "
+            "VALUES (7, 'staging_events', 1, 10, 0, 0, FALSE, TIMESTAMP '2018-11-30 00:00:00')"
+        )
+
+    load = stage_events(warehouse, lake_dir)  # the first run of this release opens the table
+
+    assert load.load_batch == 8 and load.repaired_values > 0
+    with warehouse.session() as session:
+        names, rows = session.query_text(
+            "SELECT load_batch, duplicate_events, repaired_values FROM load_batches "
+            "ORDER BY load_batch"
+        )
+    assert rows == [(7, 0, 0), (8, load.duplicate_events, load.repaired_values)]
 
 
 def test_only_new_and_changed_objects_load_and_a_changed_one_replaces_its_rows(warehouse, lake_dir):
@@ -304,7 +332,13 @@ def test_locks_come_first_in_the_transaction_after_the_tables_exist():
     warehouse = RecordingWarehouse()
     with load_protocol.locked(warehouse, writes, reads) as session:
         session.execute("SELECT 1")
-    creates = [f"CREATE TABLE IF NOT EXISTS {t}" for t in (*writes, *reads)]
+    creates = []
+    for table in (*writes, *reads):
+        creates.append(f"CREATE TABLE IF NOT EXISTS {table}")
+        if table == "load_batches":  # its columns added since, where the recording lacks them
+            (no_rows,) = sql_files.statements("tables", "no_rows", "duckdb", slots=slots(table))
+            adds = sql_files.statements(table, "added_columns", "duckdb")
+            creates += [no_rows, *(add.split("(")[0].strip() for add in adds)]
     assert warehouse._log == [
         "open wait=True",
         *creates,  # in a transaction of their own, committed...

@@ -98,3 +98,18 @@ def test_columns_and_statement_kinds_are_read_from_the_sql():
     assert len(sql_files.all_engine_statements()) == sum(
         len(sql_files.sections(f"engines/{e}")) for e in sql_files.DIALECTS
     )
+
+
+def test_each_added_column_is_in_its_create_table_as_added():
+    # A warehouse upgraded by `added_columns` and one created fresh must hold the same columns.
+    upgraded = {t: sql_files.added_columns(t) for t in sql_files.tables()}
+    assert upgraded["load_batches"] == ("duplicate_events", "repaired_values")
+    for table, added in upgraded.items():
+        if not added:
+            continue
+        created = {c.name: c for c in sql_files.columns(table)}
+        adds = sql_files.statements(table, "added_columns", "redshift")
+        for column, add in zip(added, adds, strict=True):
+            assert column in created, f"{table}.{column} is added but not created"
+            assert f"ADD COLUMN {column} {created[column].type}" in add
+            assert created[column].not_null == ("NOT NULL" in add)

@@ -115,6 +115,19 @@ class Session(ABC):
     def create_table(self, table: str) -> None:
         self.run(table, "create")
 
+    def add_missing_columns(self, table: str) -> list[str]:
+        """Add the columns of `table`'s `added_columns` section that the warehouse's table lacks
+        (it was built by an earlier release); return their names."""
+        added = sql_files.added_columns(table)
+        if not added:
+            return []
+        present = set(self.query("tables", "no_rows", table=table)[0])
+        missing = [c for c in added if c not in present]
+        for column, statement in zip(added, self.statements(table, "added_columns"), strict=True):
+            if column in missing:
+                self.execute(statement)
+        return missing
+
     def statements(self, file: str, section: str, table: str | None = None, **narrow):
         return sql_files.statements(file, section, self.dialect, slots=slots(table), **narrow)
 
@@ -208,6 +221,7 @@ class Warehouse(ConfigurableResource, ABC):
         with self.session(wait) as session:
             for table in tables:
                 session.create_table(table)
+                session.add_missing_columns(table)
 
     def preflight(self, lake: Lake, samples: Mapping[str, str]) -> list[Finding]:
         """What to fix before a first load: each check once, in a transaction of its own, never
