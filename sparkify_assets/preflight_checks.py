@@ -24,7 +24,8 @@ def lake_findings(lake: Lake) -> tuple[list[Finding], dict[str, str]]:
     for table, prefix in PREFIXES.items():
         try:
             lake.check(prefix)
-            first = next(iter(lake.list_objects(prefix)), None)
+            # the first page only: one request, not the whole prefix
+            first = next((o for page in lake.list_pages(prefix) for o in page.objects), None)
         except LakeError as exc:
             findings.append(Finding(f"lake {prefix}", False, str(exc)))
             continue

@@ -72,7 +72,7 @@ def build_lake(env: Mapping[str, str]) -> Lake:
         raise ConfigError(
             f"SPARKIFY_LAKE={url!r} is not a folder; use a folder or s3://bucket/prefix"
         )
-    name, accepted = "SPARKIFY_S3_CONCURRENCY", "a whole number of GETs from 1 to 1024"
+    name, accepted = "SPARKIFY_S3_CONCURRENCY", "a whole number of requests from 1 to 1024"
     concurrency = read_number(env, name, DEFAULT_CONCURRENCY, 1, 1024, accepted)
     if concurrency != int(concurrency):
         raise ConfigError(f"{name}={env[name]!r} is not {accepted}")

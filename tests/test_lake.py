@@ -22,6 +22,11 @@ def test_listing_pages_through_thousands_of_keys(many_keys, s3_endpoint, aws_cre
     assert [p.more for p in pages] == [True, True, False]
     assert calls["ListObjectsV2"] == 3
 
+    # The whole prefix: its 26 folders listed side by side, joined in key order.
+    with counting_calls(lake) as calls:
+        assert [o.key for o in lake.list_objects("song_data/")] == data_keys
+    assert calls["ListObjectsV2"] == 1 + 26  # the folders, then each folder (one page each)
+
     with counting_calls(lake) as calls:
         tail = list(lake.list_objects("song_data/", start_after=data_keys[-10]))
     assert [o.key for o in tail] == data_keys[-9:]
@@ -214,6 +219,23 @@ def test_s3_objects_are_read_with_one_get_each_many_at_once(slow_lake):
         assert {k: p.read_bytes() for k, p in paths.items()} == bodies
     assert stats.by_method == {"GET": 40}
     assert stats.max_in_flight == 8
+
+
+def test_a_whole_s3_prefix_is_listed_folder_by_folder_many_at_once(s3_endpoint, s3_client, s3_lake):
+    # Folders two levels deep, keys beside folders at each level, and names that sort around
+    # them ("A.json" < "A/" < "A0.json" in S3's order).
+    keys = [f"song_data/{a}/{b}/TR{a}{b}{n}.json" for a in "ABCD" for b in "EFG" for n in range(3)]
+    keys += ["song_data/A.json", "song_data/A0.json", "song_data/B/x.json", "song_data/ä/y.json"]
+    for key in keys:
+        put(s3_client, s3_lake, key, b"{}")
+    with latency_proxy(s3_endpoint, delay=0.05) as (endpoint, stats):
+        lake = Lake(url=s3_lake, s3_endpoint_url=endpoint, concurrency=4)
+        listed = [o.key for o in lake.list_objects("song_data/")]
+    assert listed == sorted(keys, key=str.encode)
+    assert stats.max_in_flight == 4
+    # song_data/ (5 folders: fewer than 2 per worker, so split further), its 5 folders (12 in
+    # all: enough), then each of those 12 listed whole.
+    assert stats.by_method == {"GET": 1 + 5 + 12}
 
 
 def test_a_failed_get_is_retried_and_a_missing_object_named(slow_lake):

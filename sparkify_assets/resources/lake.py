@@ -25,11 +25,12 @@ from pydantic import Field, PrivateAttr
 
 from sparkify_assets.resources.folder_keys import sorted_keys
 from sparkify_assets.resources.in_order import in_order
+from sparkify_assets.resources.s3_listing import list_prefix
 
 JSONPATHS_FILE = "log_json_path.json"
 SAMPLE_LAKE = Path(__file__).resolve().parents[2] / "sample_lake"
 PAGE_SIZE = 1000  # S3's largest ListObjectsV2 page
-# GETs in flight at once. S3 answers each after tens of milliseconds, nearly all of it waiting:
+# Requests in flight at once. S3 answers each after tens of milliseconds, nearly all of it waiting:
 # 32 at once keep a 30 ms endpoint at about a thousand objects a second, on one core.
 DEFAULT_CONCURRENCY = 32
 READ_PIECE_BYTES = 1024 * 1024  # an object's body is written to its file a piece at a time
@@ -104,7 +105,9 @@ class Lake(ConfigurableResource):
     url: str = str(SAMPLE_LAKE)
     s3_endpoint_url: str | None = None
     concurrency: int = Field(
-        default=DEFAULT_CONCURRENCY, ge=1, description="S3 GETs in flight at once"
+        default=DEFAULT_CONCURRENCY,
+        ge=1,
+        description="S3 requests in flight at once (GETs, and listings folder by folder)",
     )
 
     _client = PrivateAttr(default=None)
@@ -171,7 +174,16 @@ class Lake(ConfigurableResource):
             )
 
     def list_objects(self, prefix: str, start_after: str | None = None) -> Iterator[LakeObject]:
-        """Data objects under `prefix` (relative to the lake root), in key order, lazily."""
+        """Data objects under `prefix` (relative to the lake root), in key order, lazily.
+
+        The whole of an S3 prefix is listed folder by folder, `concurrency` requests at once
+        (s3_listing.py); a listing that starts after a key goes page after page."""
+        if self.is_s3 and start_after is None:
+            root = self.prefix + prefix
+            items = list_prefix(self.s3_client(), self.bucket, root, self.concurrency)
+            objects = (self._s3_object(item) for item in items)
+            yield from (o for o in objects if is_data_key(o.key, o.size))
+            return
         for page in self.list_pages(prefix, start_after):
             yield from page.objects
 
@@ -203,11 +215,12 @@ class Lake(ConfigurableResource):
         for page in self.s3_client().get_paginator("list_objects_v2").paginate(**kwargs):
             items = page.get("Contents", [])
             if items:
-                objects = [
-                    LakeObject(i["Key"][len(self.prefix) :], i["ETag"].strip('"'), i["Size"])
-                    for i in items
-                ]
+                objects = [self._s3_object(item) for item in items]
                 yield objects, objects[-1].key, bool(page.get("IsTruncated"))
+
+    def _s3_object(self, item: dict) -> LakeObject:
+        """A ListObjectsV2 item as a lake object: its key relative to the lake root."""
+        return LakeObject(item["Key"][len(self.prefix) :], item["ETag"].strip('"'), item["Size"])
 
     def _folder_pages(self, prefix: str, start_after: str | None, page_size: int):
         root = self.root  # resolved once: per key it was a tenth of a listing's time
