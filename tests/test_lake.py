@@ -233,8 +233,8 @@ def test_a_whole_s3_prefix_is_listed_folder_by_folder_many_at_once(s3_endpoint, 
         listed = [o.key for o in lake.list_objects("song_data/")]
     assert listed == sorted(keys, key=str.encode)
     assert stats.max_in_flight == 4
-    # song_data/ (5 folders: fewer than 2 per worker, so split further), its 5 folders (12 in
-    # all: enough), then each of those 12 listed whole.
+    # song_data/ (5 folders: too few, so split further), its 5 folders (12 in all: enough),
+    # then each of those 12 listed whole.
     assert stats.by_method == {"GET": 1 + 5 + 12}
 
 
