@@ -84,7 +84,8 @@ def stage(
     counts_duplicates = "duplicates_in_load" in sections
     # Only rows staged before this load can be copied by it; a first load has none.
     held_rows = counts_duplicates and session.fetch("tables", "holds_rows", table=table)[0][0] > 0
-    session.stage(table, lake, todo, load_batch, progress)
+    records = session.stage(table, lake, todo, load_batch, progress)
+    session.fill_load_objects(todo, records)  # the manifest's counts, without a scan of the table
     session.analyze(table)
     session.run("load_manifest", "delete_objects", by_table)
     batch = {

@@ -218,7 +218,7 @@ def record_loaded(warehouse: Warehouse, table: str, objects: list[LakeObject]) -
     with warehouse.session() as session:
         for name in ("load_manifest", "staging_events", "staging_songs", "staging_rejects"):
             session.create_table(name)
-        session.fill_load_objects(objects)
+        session.fill_load_objects(objects, records={})  # staged, with no records
         batch = {"table_name": table, "load_batch": 1, "loaded_at": "2018-11-30 00:00:00"}
         session.run("load_manifest", "record_objects", batch, table=batch["table_name"])
 

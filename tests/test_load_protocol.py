@@ -213,6 +213,16 @@ def test_only_new_and_changed_objects_load_and_a_changed_one_replaces_its_rows(w
     assert query(warehouse, "SELECT source_key, source_line, load_batch FROM staging_rejects") == [
         (keys[0], old_lines + 1, 2)
     ]
+    # Each object's rows and rejects in the manifest are those staged from it.
+    sql = "SELECT object_key, load_batch, rows_loaded, rows_rejected FROM load_manifest"
+    assert query(warehouse, sql) == in_order(
+        [
+            (keys[0], 2, old_lines, 1),
+            (keys[1], 1, 400, 0),
+            (keys[2], 1, 400, 0),
+            (new_key, 2, added, 0),
+        ]
+    )
 
     # Unchanged: nothing loads, and no empty batch is recorded.
     before = batches(warehouse)

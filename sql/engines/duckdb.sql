@@ -2,5 +2,5 @@
 
 -- name: fill_load_objects
 -- Lists as parameters, unnested: one statement, however many objects.
-INSERT INTO load_objects (object_key, etag, size)
-SELECT UNNEST($object_key), UNNEST($etag), UNNEST($size);
+INSERT INTO load_objects (object_key, etag, size, records)
+SELECT UNNEST($object_key), UNNEST($etag), UNNEST($size), UNNEST($records);

@@ -18,4 +18,4 @@ SELECT pg_advisory_xact_lock(730001);
 COPY ${table} (${columns}) FROM STDIN WITH (FORMAT csv);
 
 -- name: copy_load_objects
-COPY load_objects (object_key, etag, size) FROM STDIN WITH (FORMAT csv);
+COPY load_objects (object_key, etag, size, records) FROM STDIN WITH (FORMAT csv);

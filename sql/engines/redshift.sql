@@ -9,7 +9,7 @@ LOCK ${tables};
 
 -- name: fill_load_objects
 -- Redshift has no COPY FROM STDIN: psycopg2's execute_values sends multi-row INSERTs.
-INSERT INTO load_objects (object_key, etag, size) VALUES %s;
+INSERT INTO load_objects (object_key, etag, size, records) VALUES %s;
 
 -- name: copy_object
 -- One lake object into the COPY target of its table, through a manifest naming exactly that

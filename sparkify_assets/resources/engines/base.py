@@ -91,8 +91,11 @@ class Session(ABC):
         read the same manifest or watermark and write the same rows twice."""
 
     @abstractmethod
-    def fill_load_objects(self, objects: Sequence[LakeObject]) -> None:
-        """Replace the session's temp table `load_objects` (sql/load_objects.sql) with these."""
+    def fill_load_objects(
+        self, objects: Sequence[LakeObject], records: Mapping[str, int] | None = None
+    ) -> None:
+        """Replace the session's temp table `load_objects` (sql/load_objects.sql) with these,
+        each with its number of `records` once staged (NULL before)."""
 
     @abstractmethod
     def stage(
@@ -102,15 +105,20 @@ class Session(ABC):
         objects: Sequence[LakeObject],
         load_batch: int,
         progress: LoadProgress | None = None,
-    ) -> None:
+    ) -> dict[str, int]:
         """Load the records of `objects` into staging `table` (rows tagged with their object key
         and `load_batch`) and the records that break a rule into `staging_rejects`, counting
-        what is done in `progress`."""
+        what is done in `progress`. Return each object's number of records, rows and rejects
+        (an object without any may be left out)."""
 
     def analyze(self, table: str) -> None:
         """Refresh the planner's statistics of a table this transaction changed a lot. Without
-        them PostgreSQL and Redshift plan the next join from a guess and pick nested loops."""
-        self.run("tables", "analyze", table=table)
+        them PostgreSQL and Redshift plan the next join from a guess and pick nested loops. A
+        table whose SQL has an `analyze` section names the columns worth it there."""
+        if "analyze" in sql_files.sections(table):
+            self.run(table, "analyze")
+        else:
+            self.run("tables", "analyze", table=table)
 
     def create_table(self, table: str) -> None:
         self.run(table, "create")

@@ -50,12 +50,13 @@ class DuckDBSession(Session):
         # DuckDB keeps its statistics as it writes.
         pass
 
-    def fill_load_objects(self, objects):
+    def fill_load_objects(self, objects, records=None):
         self.run("load_objects", "create_temp")
         columns = {
             "object_key": [o.key for o in objects],
             "etag": [o.etag for o in objects],
             "size": [o.size for o in objects],
+            "records": [None if records is None else records.get(o.key, 0) for o in objects],
         }
         self.execute(sql_files.engine_statement("duckdb", "fill_load_objects"), columns)
 
@@ -65,7 +66,7 @@ class DuckDBSession(Session):
             statement = f"INSERT INTO {sql_files.identifier(target)} {query}"
             return duckdb_execute(self.con, statement, params).fetchone()[0]
 
-        stage_records(
+        return stage_records(
             self.con, insert, table, lake, objects, load_batch, self.chunk_bytes, progress
         )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,9 +66,10 @@ def stage_records(
     load_batch: int,
     chunk_bytes: int,
     progress: LoadProgress | None = None,
-) -> None:
+) -> Counter[str]:
     """Parse `objects` with `con` and `load` their rows into `table`, rejects into
-    `staging_rejects`, a chunk at a time."""
+    `staging_rejects`, a chunk at a time; return the records of each object that has any."""
+    records: Counter[str] = Counter()
     progress = progress or LoadProgress(table)
     progress.expect(objects)
     small = [o for o in objects if o.size < SMALL_OBJECT_BYTES]
@@ -75,13 +77,16 @@ def stage_records(
     small_chunks = chunks(small, min(chunk_bytes, BODY_CHUNK_BYTES))
     for chunk, bodies in read_ahead(_bodies(lake, small_chunks, progress)):
         params = json_records.body_params([o.key for o in chunk], bodies)
-        records = _stage_chunk(con, load, table, "bodies", params, load_batch)
-        progress.done(chunk, records)
+        chunk_records = _stage_chunk(con, load, table, "bodies", params, load_batch)
+        records.update(chunk_records)
+        progress.done(chunk, chunk_records.total())
     for chunk in chunks(big, chunk_bytes):
         with lake.local_files(o.key for o in chunk) as paths:
             progress.read(len(chunk))
-            records = _stage_files(con, load, table, paths, load_batch)
-        progress.done(chunk, records)
+            chunk_records = _stage_files(con, load, table, paths, load_batch)
+        records.update(chunk_records)
+        progress.done(chunk, chunk_records.total())
+    return records
 
 
 def chunks(objects: Sequence[LakeObject], chunk_bytes: int) -> Iterator[list[LakeObject]]:
@@ -118,7 +123,9 @@ def read_ahead(items: Iterator) -> Iterator:
             yield item
 
 
-def _stage_files(con, load: Sink, table: str, paths: dict[str, Path], load_batch: int) -> int:
+def _stage_files(
+    con, load: Sink, table: str, paths: dict[str, Path], load_batch: int
+) -> Counter[str]:
     keys = list(paths)
     with tempfile.TemporaryDirectory(prefix="sparkify-names-") as aliases:
         files = [_literal_path(paths[k], Path(aliases), n) for n, k in enumerate(keys)]
@@ -126,11 +133,16 @@ def _stage_files(con, load: Sink, table: str, paths: dict[str, Path], load_batch
         return _stage_chunk(con, load, table, "files", params, load_batch)
 
 
-def _stage_chunk(con, load: Sink, table: str, source: str, params: dict, load_batch: int) -> int:
-    """Stage one chunk read from `source` with its `params`; return how many records it held."""
+def _stage_chunk(
+    con, load: Sink, table: str, source: str, params: dict, load_batch: int
+) -> Counter[str]:
+    """Stage one chunk read from `source` with its `params`; return the records of each of its
+    objects that has any."""
     params = {"load_batch": load_batch, **params}
     loaded = load(table, json_records.good_rows_query(table, source), params)
-    records = duckdb_execute(con, json_records.record_count_query(source), params).fetchone()[0]
+    counted = duckdb_execute(con, json_records.record_count_query(source), params).fetchall()
+    per_object = Counter(dict(counted))
+    records = per_object.total()
     rejected = 0
     if loaded < records:
         # Some records broke a rule: a second parse keeps just those (clean data parses once).
@@ -140,7 +152,7 @@ def _stage_chunk(con, load: Sink, table: str, source: str, params: dict, load_ba
             f"{table}: {loaded} rows and {rejected} rejects do not add up to the {records} "
             "records read; nothing of this load is kept"
         )
-    return records
+    return per_object
 
 
 def _literal_path(path: Path, aliases: Path, n: int) -> str:

@@ -43,17 +43,23 @@ class PostgresSession(DbApiSession):
             self.execute(engine_sql("ddl_lock"))
             super().create_table(table)
 
-    def fill_load_objects(self, objects):
+    def fill_load_objects(self, objects, records=None):
         self.run("load_objects", "create_temp")
         buffer = io.StringIO()
-        csv.writer(buffer).writerows((o.key, o.etag, o.size) for o in objects)
+        counts = (None if records is None else records.get(o.key, 0) for o in objects)
+        # csv writes None as an empty field: NULL to COPY.
+        csv.writer(buffer).writerows(
+            (o.key, o.etag, o.size, n) for o, n in zip(objects, counts, strict=True)
+        )
         buffer.seek(0)
         self._copy(engine_sql("copy_load_objects"), buffer)
         self.analyze("load_objects")  # its real size, not the planner's guess
 
     def stage(self, table, lake, objects, load_batch, progress=None):
         with parser() as con, self._csv_loader(con) as load:
-            stage_records(con, load, table, lake, objects, load_batch, self.chunk_bytes, progress)
+            return stage_records(
+                con, load, table, lake, objects, load_batch, self.chunk_bytes, progress
+            )
 
     def _copy(self, statement: str, stream) -> None:
         with self.con.cursor() as cur:

@@ -68,10 +68,11 @@ class RedshiftSession(DbApiSession):
     def lock(self, *tables):
         self.execute(engine_sql("lock", tables=tables))
 
-    def fill_load_objects(self, objects):
+    def fill_load_objects(self, objects, records=None):
         self.run("load_objects", "create_temp")
         with self.con.cursor() as cur:
-            rows = [(o.key, o.etag, o.size) for o in objects]
+            counts = [None if records is None else records.get(o.key, 0) for o in objects]
+            rows = [(o.key, o.etag, o.size, n) for o, n in zip(objects, counts, strict=True)]
             execute_values(cur, engine_sql("fill_load_objects"), rows, page_size=1000)
 
     def stage(self, table, lake, objects, load_batch, progress=None):
@@ -80,16 +81,21 @@ class RedshiftSession(DbApiSession):
         with ControlFiles(lake) as control:
             big = [o for o in objects if o.size >= self.warehouse.copy_min_object_bytes]
             parse_here = [o for o in objects if o.size < self.warehouse.copy_min_object_bytes]
+            copied: dict[str, int] = {}
             if big:
-                parse_here += self._copy_objects(table, control, big, load_batch)
+                parse_here += self._copy_objects(table, control, big, load_batch, copied)
             with parser() as con:
                 load = self._json_loader(con, control)
-                stage_records(
+                parsed = stage_records(
                     con, load, table, lake, parse_here, load_batch, self.chunk_bytes, progress
                 )
+            return {**copied, **parsed}
 
-    def _copy_objects(self, table, control, objects, load_batch) -> list[LakeObject]:
-        """COPY each object in place; return those with a bad record, for parsing here."""
+    def _copy_objects(
+        self, table, control, objects, load_batch, copied: dict[str, int]
+    ) -> list[LakeObject]:
+        """COPY each object in place, its rows counted in `copied`; return those with a bad
+        record, for parsing here."""
         self.run(table, "create_copy_target")
         jsonpaths = (sql_files.SQL_DIR / f"{table}.jsonpaths").read_text(encoding="utf-8")
         jsonpaths_uri = control.put(f"{table}.jsonpaths", jsonpaths)
@@ -100,7 +106,7 @@ class RedshiftSession(DbApiSession):
             if self.load_errors() or violations:
                 with_errors.append(obj)
             else:
-                self.run(
+                (copied[obj.key],) = self.run(
                     table, "from_copy_target", {"source_key": obj.key, "load_batch": load_batch}
                 )
             self.run(table, "empty_copy_target")
