@@ -151,6 +151,8 @@ def statements(
             tree = _narrow(tree, narrowed)
         if dialect != WRITTEN_IN:
             tree = _portable(tree)
+        if dialect == "duckdb":
+            tree = _byte_lengths_for_duckdb(tree)
         out.append(tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE))
     return tuple(out)
 
@@ -185,6 +187,18 @@ def _narrow(tree: exp.Expression, tables: tuple[str, ...]) -> exp.Expression:
 def _portable(tree: exp.Expression) -> exp.Expression:
     """Drop what only Redshift has (distribution, sort keys) and informational primary keys."""
     return without_nodes(tree, (*_REDSHIFT_ONLY, exp.PrimaryKey, exp.PrimaryKeyColumnConstraint))
+
+
+def _byte_lengths_for_duckdb(tree: exp.Expression) -> exp.Expression:
+    """OCTET_LENGTH(text) as DuckDB spells it, STRLEN: sqlglot passes the name through, and
+    DuckDB's OCTET_LENGTH takes only BLOBs."""
+    return tree.transform(
+        lambda node: (
+            exp.Anonymous(this="STRLEN", expressions=node.expressions)
+            if isinstance(node, exp.Anonymous) and node.name.upper() == "OCTET_LENGTH"
+            else node
+        )
+    )
 
 
 def without_nodes(tree: exp.Expression, kinds: tuple[type[exp.Expression], ...]) -> exp.Expression:
