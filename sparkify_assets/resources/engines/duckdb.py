@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import numpy
 from pydantic import Field
 
 from sparkify_assets import sql_files
@@ -52,13 +53,18 @@ class DuckDBSession(Session):
 
     def fill_load_objects(self, objects, records=None):
         self.run("load_objects", "create_temp")
+        counts = [None if records is None else records.get(o.key, 0) for o in objects]
         columns = {
-            "object_key": [o.key for o in objects],
-            "etag": [o.etag for o in objects],
-            "size": [o.size for o in objects],
-            "records": [None if records is None else records.get(o.key, 0) for o in objects],
+            "object_key": numpy.array([o.key for o in objects], dtype=object),
+            "etag": numpy.array([o.etag for o in objects], dtype=object),
+            "size": numpy.array([o.size for o in objects], dtype=numpy.int64),
+            "records": numpy.array(counts, dtype=object),  # None is NULL
         }
-        self.execute(sql_files.engine_statement("duckdb", "fill_load_objects"), columns)
+        self.con.register("load_objects_given", columns)
+        try:
+            self.execute(sql_files.engine_statement("duckdb", "fill_load_objects"))
+        finally:
+            self.con.unregister("load_objects_given")
 
     def stage(self, table, lake, objects, load_batch, progress=None):
         def insert(target, query, params):
