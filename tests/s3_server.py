@@ -137,12 +137,14 @@ def _proxy_handler(target: str, delay: float, stats: _ProxyStats):
                 body = self.rfile.read(length) if length else None
                 time.sleep(delay)
                 if stats.should_fail(urllib.parse.urlsplit(self.path).path):
-                    self._answer(503, [("Content-Type", "application/xml")], SLOW_DOWN)
-                    return
-                status, headers, data = self._upstream(body)
-                self._answer(status, headers, data)
+                    answer = (503, [("Content-Type", "application/xml")], SLOW_DOWN)
+                else:
+                    answer = self._upstream(body)
             finally:
+                # Out of flight before the client can see the answer: counted after it, the
+                # client's next request could start first and be counted with this one.
                 stats.end()
+            self._answer(*answer)
 
         def _upstream(self, body):
             try:
