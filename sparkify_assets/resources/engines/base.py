@@ -90,6 +90,16 @@ class Session(ABC):
         transaction, before anything it protects is read: two runs at once would otherwise both
         read the same manifest or watermark and write the same rows twice."""
 
+    @staticmethod
+    def load_object_rows(
+        objects: Sequence[LakeObject], records: Mapping[str, int] | None
+    ) -> list[tuple[str, str, int, int | None]]:
+        """The rows of `load_objects`: key, version, size and records (None before staging; 0
+        for an object staged without any)."""
+        if records is None:
+            return [(o.key, o.etag, o.size, None) for o in objects]
+        return [(o.key, o.etag, o.size, records.get(o.key, 0)) for o in objects]
+
     @abstractmethod
     def fill_load_objects(
         self, objects: Sequence[LakeObject], records: Mapping[str, int] | None = None

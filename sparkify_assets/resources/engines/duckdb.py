@@ -53,12 +53,12 @@ class DuckDBSession(Session):
 
     def fill_load_objects(self, objects, records=None):
         self.run("load_objects", "create_temp")
-        counts = [None if records is None else records.get(o.key, 0) for o in objects]
+        rows = self.load_object_rows(objects, records)
         columns = {
-            "object_key": numpy.array([o.key for o in objects], dtype=object),
-            "etag": numpy.array([o.etag for o in objects], dtype=object),
-            "size": numpy.array([o.size for o in objects], dtype=numpy.int64),
-            "records": numpy.array(counts, dtype=object),  # None is NULL
+            "object_key": numpy.array([r[0] for r in rows], dtype=object),
+            "etag": numpy.array([r[1] for r in rows], dtype=object),
+            "size": numpy.array([r[2] for r in rows], dtype=numpy.int64),
+            "records": numpy.array([r[3] for r in rows], dtype=object),  # None is NULL
         }
         self.con.register("load_objects_given", columns)
         try:

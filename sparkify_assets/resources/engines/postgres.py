@@ -51,11 +51,8 @@ class PostgresSession(DbApiSession):
     def fill_load_objects(self, objects, records=None):
         self.run("load_objects", "create_temp")
         buffer = io.StringIO()
-        counts = (None if records is None else records.get(o.key, 0) for o in objects)
         # csv writes None as an empty field: NULL to COPY.
-        csv.writer(buffer).writerows(
-            (o.key, o.etag, o.size, n) for o, n in zip(objects, counts, strict=True)
-        )
+        csv.writer(buffer).writerows(self.load_object_rows(objects, records))
         buffer.seek(0)
         self._copy(engine_sql("copy_load_objects"), buffer)
         self.analyze("load_objects")  # its real size, not the planner's guess

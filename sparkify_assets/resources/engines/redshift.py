@@ -71,8 +71,7 @@ class RedshiftSession(DbApiSession):
     def fill_load_objects(self, objects, records=None):
         self.run("load_objects", "create_temp")
         with self.con.cursor() as cur:
-            counts = [None if records is None else records.get(o.key, 0) for o in objects]
-            rows = [(o.key, o.etag, o.size, n) for o, n in zip(objects, counts, strict=True)]
+            rows = self.load_object_rows(objects, records)
             execute_values(cur, engine_sql("fill_load_objects"), rows, page_size=1000)
 
     def stage(self, table, lake, objects, load_batch, progress=None):
@@ -83,7 +82,8 @@ class RedshiftSession(DbApiSession):
             parse_here = [o for o in objects if o.size < self.warehouse.copy_min_object_bytes]
             copied: dict[str, int] = {}
             if big:
-                parse_here += self._copy_objects(table, control, big, load_batch, copied)
+                with_errors, copied = self._copy_objects(table, control, big, load_batch)
+                parse_here += with_errors
             with parser() as con:
                 load = self._json_loader(con, control)
                 parsed = stage_records(
@@ -92,14 +92,14 @@ class RedshiftSession(DbApiSession):
             return {**copied, **parsed}
 
     def _copy_objects(
-        self, table, control, objects, load_batch, copied: dict[str, int]
-    ) -> list[LakeObject]:
-        """COPY each object in place, its rows counted in `copied`; return those with a bad
-        record, for parsing here."""
+        self, table, control, objects, load_batch
+    ) -> tuple[list[LakeObject], dict[str, int]]:
+        """COPY each object in place; return those with a bad record, for parsing here, and the
+        rows of each of the others."""
         self.run(table, "create_copy_target")
         jsonpaths = (sql_files.SQL_DIR / f"{table}.jsonpaths").read_text(encoding="utf-8")
         jsonpaths_uri = control.put(f"{table}.jsonpaths", jsonpaths)
-        with_errors = []
+        with_errors, copied = [], {}
         for obj in objects:
             self.copy_object(table, control, obj.key, jsonpaths_uri)
             (violations,) = self.fetch(table, "copy_violations")[0]
@@ -110,7 +110,7 @@ class RedshiftSession(DbApiSession):
                     table, "from_copy_target", {"source_key": obj.key, "load_batch": load_batch}
                 )
             self.run(table, "empty_copy_target")
-        return with_errors
+        return with_errors, copied
 
     def copy_object(
         self, table: str, control: ControlFiles, key: str, jsonpaths_uri: str, noload=False
