@@ -24,6 +24,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
+from sqlglot.tokens import TokenType
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # The tables that are assets, in load order, and the tables that keep track of loading.
@@ -139,22 +140,59 @@ def statements(
     slots: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, ...]:
     """The statements of one section, slots filled, ready to run on `dialect`. Each table named
-    in `narrowed` is read from the temp table `recent_<table>` instead (see checks.py)."""
+    in `narrowed` is read from the temp table `recent_<table>` instead (see checks.py).
+
+    Redshift gets the text as written: sqlglot re-generating Redshift SQL changes it (it turns
+    `current_schema()` into `CURRENT_SCHEMA`, which Redshift has only as a function), so there it
+    only splits statements and finds the table names to narrow."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown SQL dialect {dialect!r}; expected one of {DIALECTS}")
     text = _fill(name, _section_text(name, section), slots)
+    if dialect == WRITTEN_IN:
+        return tuple(_narrowed_text(s, narrowed) for s in _statement_texts(text))
     out = []
     for tree in sqlglot.parse(text, read=WRITTEN_IN):
         if tree is None:
             continue
         if narrowed:
             tree = _narrow(tree, narrowed)
-        if dialect != WRITTEN_IN:
-            tree = _portable(tree)
+        tree = _portable(tree)
         if dialect == "duckdb":
             tree = _byte_lengths_for_duckdb(tree)
         out.append(tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE))
     return tuple(out)
+
+
+def _statement_texts(text: str) -> list[str]:
+    """`text` cut at its statement-ending semicolons (found by sqlglot's tokenizer, so never one
+    inside a string or a comment), each statement as written, without comments on lines of
+    their own and without its semicolon."""
+    tokens = sqlglot.Dialect.get_or_raise(WRITTEN_IN).tokenize(text)
+    ends = [t.start for t in tokens if t.token_type == TokenType.SEMICOLON] + [len(text)]
+    pieces, start = [], 0
+    for end in ends:
+        piece = _without_comments(text[start:end])
+        if piece:
+            pieces.append(piece)
+        start = end + 1
+    return pieces
+
+
+def _narrowed_text(text: str, tables: tuple[str, ...]) -> str:
+    """`text` reading each table in `tables` from `recent_<table>` under the table's own name
+    (an alias), edited where the table's name stands so the rest stays as written."""
+    if not tables:
+        return text
+    (tree,) = sqlglot.parse(text, read=WRITTEN_IN)
+    edits = []
+    for table in tree.find_all(exp.Table):
+        if table.name in tables and not table.db:
+            where = table.this.meta
+            alias = "" if table.alias else f' AS "{table.name}"'
+            edits.append((where["start"], where["end"] + 1, f'"recent_{table.name}"{alias}'))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
 
 
 @functools.cache

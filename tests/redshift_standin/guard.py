@@ -202,6 +202,14 @@ def _lock(toks, words):
         yield "TRUNCATE of several tables, CASCADE or RESTART IDENTITY", DOCS + "r_TRUNCATE.html"
 
 
+def _schema_function(toks, words):
+    # Redshift documents CURRENT_SCHEMA only as a function, called with parentheses; sqlglot
+    # writes it bare (PostgreSQL takes both).
+    for i, word in enumerate(words):
+        if word == "CURRENT_SCHEMA" and (i + 1 >= len(toks) or toks[i + 1].text != "("):
+            yield "CURRENT_SCHEMA without parentheses", DOCS + "r_CURRENT_SCHEMA.html"
+
+
 def _windows(toks, words):
     for i, _t in enumerate(toks[:-1]):
         if words[i] != "OVER" or toks[i + 1].text != "(" or i == 0 or toks[i - 1].text != ")":
@@ -222,4 +230,6 @@ def _windows(toks, words):
             )
 
 
-RULES: tuple[Callable, ...] = (_functions, _types, _arrays, _clauses, _lock, _windows)
+RULES: tuple[Callable, ...] = (
+    _functions, _types, _arrays, _clauses, _lock, _windows, _schema_function
+)  # fmt: skip
