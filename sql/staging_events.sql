@@ -122,47 +122,112 @@ SELECT CASE
            WHEN ts NOT BETWEEN 0 AND 253402300799999
                THEN 'ts is not between 1970 and 9999'
        END AS reject_reason
-FROM staging_events_copy;
+FROM typed_records;
 
 -- name: create_copy_target
--- Redshift's COPY of one lake object lands here first: the raw columns only, so that COPY's column
--- list names every column (a NOT NULL column left out of the list fails the whole COPY). A record
--- missing a required field is a row error of that COPY. Not `(LIKE staging_events)`: that would copy
--- the NOT NULL of load_batch, which COPY does not fill.
+-- Redshift's COPY of one lake object lands here first, every raw field as text: Redshift's own
+-- conversions differ from the rules staging applies (COPY rejects 1540991795796.0 for a BIGINT and
+-- loads '' into a number as NULL), so typed_copy applies those rules in SQL instead. No NOT NULL
+-- (a missing field is judged there too) and no column outside COPY's list. A field longer than
+-- 65535 bytes, or a record that is not JSON, is a load error of the COPY.
 DROP TABLE IF EXISTS staging_events_copy;
 CREATE TEMP TABLE staging_events_copy (
-    artist        VARCHAR(512),
-    auth          VARCHAR(32),
-    firstname     VARCHAR(256),
-    gender        VARCHAR(16),
-    iteminsession INTEGER NOT NULL,
-    lastname      VARCHAR(256),
-    length        DOUBLE PRECISION,
-    level         VARCHAR(16),
-    location      VARCHAR(512),
-    method        VARCHAR(16),
-    page          VARCHAR(64) NOT NULL,
-    registration  BIGINT,
-    sessionid     INTEGER NOT NULL,
-    song          VARCHAR(512),
-    status        SMALLINT,
-    ts            BIGINT NOT NULL,
-    useragent     VARCHAR(512),
-    userid        VARCHAR(32)
+    artist        VARCHAR(65535),
+    auth          VARCHAR(65535),
+    firstname     VARCHAR(65535),
+    gender        VARCHAR(65535),
+    iteminsession VARCHAR(65535),
+    lastname      VARCHAR(65535),
+    length        VARCHAR(65535),
+    level         VARCHAR(65535),
+    location      VARCHAR(65535),
+    method        VARCHAR(65535),
+    page          VARCHAR(65535),
+    registration  VARCHAR(65535),
+    sessionid     VARCHAR(65535),
+    song          VARCHAR(65535),
+    status        VARCHAR(65535),
+    ts            VARCHAR(65535),
+    useragent     VARCHAR(65535),
+    userid        VARCHAR(65535)
 );
 
+-- name: typed_copy
+-- Each copied record typed by the rules the local engines apply while parsing (json_records.py),
+-- where a field's text plainly has its column's type: whole numbers of a few digits (an integral
+-- fraction such as 1540991795796.0 included), numbers in plain decimal notation, text within its
+-- column's length. A record with any other field, or without a required one, is `doubtful`: its
+-- object is then parsed by this process, whose rules name each reject with its line. So what
+-- COPY can take in place loads exactly as the local engines load it, whatever the object's size.
+SELECT typed_artist AS artist, typed_auth AS auth, typed_firstname AS firstname,
+       typed_gender AS gender, typed_iteminsession AS iteminsession, typed_lastname AS lastname,
+       typed_length AS length, typed_level AS level, typed_location AS location,
+       typed_method AS method, typed_page AS page, typed_registration AS registration,
+       typed_sessionid AS sessionid, typed_song AS song, typed_status AS status, typed_ts AS ts,
+       typed_useragent AS useragent, typed_userid AS userid,
+       (artist IS NOT NULL AND typed_artist IS NULL)
+       OR (auth IS NOT NULL AND typed_auth IS NULL)
+       OR (firstname IS NOT NULL AND typed_firstname IS NULL)
+       OR (gender IS NOT NULL AND typed_gender IS NULL)
+       OR typed_iteminsession IS NULL
+       OR (lastname IS NOT NULL AND typed_lastname IS NULL)
+       OR (length IS NOT NULL AND typed_length IS NULL)
+       OR (level IS NOT NULL AND typed_level IS NULL)
+       OR (location IS NOT NULL AND typed_location IS NULL)
+       OR (method IS NOT NULL AND typed_method IS NULL)
+       OR typed_page IS NULL
+       OR (registration IS NOT NULL AND typed_registration IS NULL)
+       OR typed_sessionid IS NULL
+       OR (song IS NOT NULL AND typed_song IS NULL)
+       OR (status IS NOT NULL AND typed_status IS NULL)
+       OR typed_ts IS NULL
+       OR (useragent IS NOT NULL AND typed_useragent IS NULL)
+       OR (userid IS NOT NULL AND typed_userid IS NULL) AS doubtful
+FROM (
+    SELECT *,
+           CASE WHEN OCTET_LENGTH(artist) <= 512 THEN artist END AS typed_artist,
+           CASE WHEN OCTET_LENGTH(auth) <= 32 THEN auth END AS typed_auth,
+           CASE WHEN OCTET_LENGTH(firstname) <= 256 THEN firstname END AS typed_firstname,
+           CASE WHEN OCTET_LENGTH(gender) <= 16 THEN gender END AS typed_gender,
+           CASE WHEN iteminsession ~ '^-?[0-9]{1,9}([.]0+)?$'
+                THEN CAST(SPLIT_PART(iteminsession, '.', 1) AS INTEGER) END AS typed_iteminsession,
+           CASE WHEN OCTET_LENGTH(lastname) <= 256 THEN lastname END AS typed_lastname,
+           CASE WHEN length ~ '^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]{1,2})?$'
+                THEN CAST(length AS DOUBLE PRECISION) END AS typed_length,
+           CASE WHEN OCTET_LENGTH(level) <= 16 THEN level END AS typed_level,
+           CASE WHEN OCTET_LENGTH(location) <= 512 THEN location END AS typed_location,
+           CASE WHEN OCTET_LENGTH(method) <= 16 THEN method END AS typed_method,
+           CASE WHEN OCTET_LENGTH(page) <= 64 THEN page END AS typed_page,
+           CASE WHEN registration ~ '^-?[0-9]{1,18}([.]0+)?$'
+                THEN CAST(SPLIT_PART(registration, '.', 1) AS BIGINT) END AS typed_registration,
+           CASE WHEN sessionid ~ '^-?[0-9]{1,9}([.]0+)?$'
+                THEN CAST(SPLIT_PART(sessionid, '.', 1) AS INTEGER) END AS typed_sessionid,
+           CASE WHEN OCTET_LENGTH(song) <= 512 THEN song END AS typed_song,
+           CASE WHEN status ~ '^-?[0-9]{1,4}([.]0+)?$'
+                THEN CAST(SPLIT_PART(status, '.', 1) AS SMALLINT) END AS typed_status,
+           CASE WHEN ts ~ '^-?[0-9]{1,18}([.]0+)?$'
+                THEN CAST(SPLIT_PART(ts, '.', 1) AS BIGINT) END AS typed_ts,
+           CASE WHEN OCTET_LENGTH(useragent) <= 512 THEN useragent END AS typed_useragent,
+           CASE WHEN OCTET_LENGTH(userid) <= 32 THEN userid END AS typed_userid
+    FROM staging_events_copy
+) AS copied;
+
 -- name: copy_violations
--- How many copied records break a rule that COPY itself does not apply.
-SELECT COUNT(*) FROM (${record_rules}) AS judged
-WHERE reject_reason IS NOT NULL;
+-- How many copied records are doubtful or break a record rule: more than none, and the object is
+-- parsed by this process instead (its rejects then get their lines and reasons).
+WITH typed_records AS (${typed_copy})
+SELECT (SELECT COUNT(*) FROM typed_records WHERE doubtful)
+     + (SELECT COUNT(*) FROM (${record_rules}) AS judged WHERE reject_reason IS NOT NULL);
 
 -- name: from_copy_target
--- A clean copied object's rows, tagged with its key (COPY cannot say the line).
+-- A clean copied object's rows, typed, tagged with its key (COPY cannot say the line).
 INSERT INTO staging_events (artist, auth, firstname, gender, iteminsession, lastname, length, level, location, method,
-       page, registration, sessionid, song, status, ts, useragent, userid, source_key, source_line, load_batch)
+       page, registration, sessionid, song, status, ts, useragent, userid,
+       source_key, source_line, load_batch)
 SELECT artist, auth, firstname, gender, iteminsession, lastname, length, level, location, method,
-       page, registration, sessionid, song, status, ts, useragent, userid, %(source_key)s, NULL, %(load_batch)s
-FROM staging_events_copy;
+       page, registration, sessionid, song, status, ts, useragent, userid,
+       %(source_key)s, NULL, %(load_batch)s
+FROM (${typed_copy}) AS typed_records;
 
 -- name: empty_copy_target
 -- Not TRUNCATE: on Redshift it commits the transaction.
