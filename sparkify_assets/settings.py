@@ -15,6 +15,7 @@ from sparkify_assets.resources.engines.base import Warehouse
 from sparkify_assets.resources.engines.duckdb import DEFAULT_DUCKDB_PATH, DuckDBWarehouse
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.engines.redshift import COPY_MIN_OBJECT_BYTES, RedshiftWarehouse
+from sparkify_assets.resources.engines.redshift_temp import split_temp_uri
 from sparkify_assets.resources.lake import DEFAULT_CONCURRENCY, SAMPLE_LAKE, Lake
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -105,12 +106,24 @@ def _postgres(env: Mapping[str, str]) -> PostgresWarehouse:
 
 
 def _redshift(env: Mapping[str, str]) -> RedshiftWarehouse:
-    for name in ("SPARKIFY_IAM_ROLE_ARN", "SPARKIFY_AWS_REGION"):
+    for name in ("SPARKIFY_IAM_ROLE_ARN", "SPARKIFY_AWS_REGION", "SPARKIFY_REDSHIFT_TEMP_URI"):
         if not env.get(name):
             raise ConfigError(f"{name} is required when SPARKIFY_WAREHOUSE=redshift")
-    if not env.get("SPARKIFY_LAKE", "").startswith("s3://"):
+    lake = env.get("SPARKIFY_LAKE", "")
+    if not lake.startswith("s3://"):
         raise ConfigError(
             "SPARKIFY_WAREHOUSE=redshift loads with COPY from S3: set SPARKIFY_LAKE=s3://bucket/prefix"
+        )
+    temp_uri = env["SPARKIFY_REDSHIFT_TEMP_URI"]
+    try:
+        temp_bucket, temp_prefix = split_temp_uri(temp_uri)
+    except ValueError as exc:
+        raise ConfigError(f"SPARKIFY_REDSHIFT_TEMP_URI: {exc}") from None
+    lake_bucket, lake_prefix = split_temp_uri(lake)
+    if temp_bucket == lake_bucket and temp_prefix.startswith(lake_prefix):
+        raise ConfigError(
+            f"SPARKIFY_REDSHIFT_TEMP_URI={temp_uri!r} is under the lake {lake!r}: give the files "
+            "COPY reads a location of their own (most lakes are read-only to a loader)"
         )
     login = ("SPARKIFY_DB_PASSWORD", "SPARKIFY_REDSHIFT_CLUSTER", "SPARKIFY_REDSHIFT_WORKGROUP")
     if not any(env.get(name) for name in login):
@@ -126,6 +139,8 @@ def _redshift(env: Mapping[str, str]) -> RedshiftWarehouse:
         **_server(env, 5439, "require"),
         iam_role_arn=env["SPARKIFY_IAM_ROLE_ARN"],
         aws_region=env["SPARKIFY_AWS_REGION"],
+        temp_uri=temp_uri,
+        redshift_region=env.get("SPARKIFY_REDSHIFT_REGION") or None,
         cluster_identifier=env.get("SPARKIFY_REDSHIFT_CLUSTER") or None,
         workgroup=env.get("SPARKIFY_REDSHIFT_WORKGROUP") or None,
         aws_endpoint_url=env.get("SPARKIFY_AWS_ENDPOINT_URL") or None,

@@ -189,8 +189,9 @@ FROM (
            CASE WHEN OCTET_LENGTH(auth) <= 32 THEN auth END AS typed_auth,
            CASE WHEN OCTET_LENGTH(firstname) <= 256 THEN firstname END AS typed_firstname,
            CASE WHEN OCTET_LENGTH(gender) <= 16 THEN gender END AS typed_gender,
-           CASE WHEN iteminsession ~ '^-?[0-9]{1,9}([.]0+)?$'
-                THEN CAST(SPLIT_PART(iteminsession, '.', 1) AS INTEGER) END AS typed_iteminsession,
+           CASE WHEN iteminsession ~ '^-?[0-9]{1,10}([.]0+)?$' THEN
+                CASE WHEN CAST(SPLIT_PART(iteminsession, '.', 1) AS BIGINT) BETWEEN -2147483648 AND 2147483647
+                     THEN CAST(SPLIT_PART(iteminsession, '.', 1) AS INTEGER) END END AS typed_iteminsession,
            CASE WHEN OCTET_LENGTH(lastname) <= 256 THEN lastname END AS typed_lastname,
            CASE WHEN length ~ '^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]{1,2})?$'
                 THEN CAST(length AS DOUBLE PRECISION) END AS typed_length,
@@ -200,11 +201,13 @@ FROM (
            CASE WHEN OCTET_LENGTH(page) <= 64 THEN page END AS typed_page,
            CASE WHEN registration ~ '^-?[0-9]{1,18}([.]0+)?$'
                 THEN CAST(SPLIT_PART(registration, '.', 1) AS BIGINT) END AS typed_registration,
-           CASE WHEN sessionid ~ '^-?[0-9]{1,9}([.]0+)?$'
-                THEN CAST(SPLIT_PART(sessionid, '.', 1) AS INTEGER) END AS typed_sessionid,
+           CASE WHEN sessionid ~ '^-?[0-9]{1,10}([.]0+)?$' THEN
+                CASE WHEN CAST(SPLIT_PART(sessionid, '.', 1) AS BIGINT) BETWEEN -2147483648 AND 2147483647
+                     THEN CAST(SPLIT_PART(sessionid, '.', 1) AS INTEGER) END END AS typed_sessionid,
            CASE WHEN OCTET_LENGTH(song) <= 512 THEN song END AS typed_song,
-           CASE WHEN status ~ '^-?[0-9]{1,4}([.]0+)?$'
-                THEN CAST(SPLIT_PART(status, '.', 1) AS SMALLINT) END AS typed_status,
+           CASE WHEN status ~ '^-?[0-9]{1,5}([.]0+)?$' THEN
+                CASE WHEN CAST(SPLIT_PART(status, '.', 1) AS BIGINT) BETWEEN -32768 AND 32767
+                     THEN CAST(SPLIT_PART(status, '.', 1) AS SMALLINT) END END AS typed_status,
            CASE WHEN ts ~ '^-?[0-9]{1,18}([.]0+)?$'
                 THEN CAST(SPLIT_PART(ts, '.', 1) AS BIGINT) END AS typed_ts,
            CASE WHEN OCTET_LENGTH(useragent) <= 512 THEN useragent END AS typed_useragent,

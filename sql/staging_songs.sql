@@ -76,8 +76,9 @@ SELECT typed_num_songs AS num_songs, typed_artist_id AS artist_id,
        OR (year IS NOT NULL AND typed_year IS NULL) AS doubtful
 FROM (
     SELECT *,
-           CASE WHEN num_songs ~ '^-?[0-9]{1,9}([.]0+)?$'
-                THEN CAST(SPLIT_PART(num_songs, '.', 1) AS INTEGER) END AS typed_num_songs,
+           CASE WHEN num_songs ~ '^-?[0-9]{1,10}([.]0+)?$' THEN
+                CASE WHEN CAST(SPLIT_PART(num_songs, '.', 1) AS BIGINT) BETWEEN -2147483648 AND 2147483647
+                     THEN CAST(SPLIT_PART(num_songs, '.', 1) AS INTEGER) END END AS typed_num_songs,
            CASE WHEN OCTET_LENGTH(artist_id) <= 32 THEN artist_id END AS typed_artist_id,
            CASE WHEN artist_latitude ~ '^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]{1,2})?$'
                 THEN CAST(artist_latitude AS DOUBLE PRECISION) END AS typed_artist_latitude,
@@ -89,8 +90,9 @@ FROM (
            CASE WHEN OCTET_LENGTH(title) <= 512 THEN title END AS typed_title,
            CASE WHEN duration ~ '^-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]{1,2})?$'
                 THEN CAST(duration AS DOUBLE PRECISION) END AS typed_duration,
-           CASE WHEN year ~ '^-?[0-9]{1,4}([.]0+)?$'
-                THEN CAST(SPLIT_PART(year, '.', 1) AS SMALLINT) END AS typed_year
+           CASE WHEN year ~ '^-?[0-9]{1,5}([.]0+)?$' THEN
+                CASE WHEN CAST(SPLIT_PART(year, '.', 1) AS BIGINT) BETWEEN -32768 AND 32767
+                     THEN CAST(SPLIT_PART(year, '.', 1) AS SMALLINT) END END AS typed_year
     FROM staging_songs_copy
 ) AS copied;
 

@@ -6,7 +6,8 @@ S3 (moto's in-process mock would patch boto3 instead). The fixtures on it (`s3_e
 directly.
 
 `latency_proxy()` puts S3's latency in front of it: every request answered a set time late
-(30 ms by default), counted, with the most requests in flight at once.
+(30 ms by default), counted, with the most requests in flight at once; it can also answer a
+bucket's writes with 403, as a lake that a loader may only read does.
 
 The fake credentials are set only for the tests that ask for them (`aws_credentials`, through
 monkeypatch), never for the whole session.
@@ -94,12 +95,15 @@ class _ProxyStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_method: Counter = Counter()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of each request, in order
         self.in_flight = self.max_in_flight = 0
         self.fail_once: set[str] = set()  # paths answered once with a 503, then served
+        self.read_only: set[str] = set()  # buckets whose writes are answered 403 Access Denied
 
-    def start(self, method: str) -> None:
+    def start(self, method: str, path: str = "") -> None:
         with self._lock:
             self.by_method[method] += 1
+            self.requests.append((method, urllib.parse.unquote(path)))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
@@ -113,6 +117,11 @@ class _ProxyStats:
                 self.fail_once.discard(path)
                 return True
             return False
+
+    def refuses(self, method: str, path: str) -> bool:
+        """A write (PUT, POST, DELETE) into a read-only bucket (path-style: /bucket/key)."""
+        bucket = path.lstrip("/").split("/", 1)[0]
+        return method in ("PUT", "POST", "DELETE") and bucket in self.read_only
 
     def reset(self) -> None:
         with self._lock:
@@ -131,13 +140,16 @@ def _proxy_handler(target: str, delay: float, stats: _ProxyStats):
             pass
 
         def _forward(self) -> None:
-            stats.start(self.command)
+            stats.start(self.command, urllib.parse.urlsplit(self.path).path)
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 time.sleep(delay)
-                if stats.should_fail(urllib.parse.urlsplit(self.path).path):
+                path = urllib.parse.urlsplit(self.path).path
+                if stats.should_fail(path):
                     answer = (503, [("Content-Type", "application/xml")], SLOW_DOWN)
+                elif stats.refuses(self.command, path):
+                    answer = (403, [("Content-Type", "application/xml")], ACCESS_DENIED)
                 else:
                     answer = self._upstream(body)
             finally:
@@ -176,6 +188,7 @@ def _proxy_handler(target: str, delay: float, stats: _ProxyStats):
     return Handler
 
 
+ACCESS_DENIED = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
 SLOW_DOWN = (
     b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
 )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+import sqlglot
+from sqlglot import exp
 
 from sparkify_assets import sql_files
 from sparkify_assets.preflight_checks import run_preflight
@@ -44,8 +46,7 @@ def sync(folder: Path, url: str, endpoint: str) -> None:
             wanted.add(key)
             s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
     for key in present - wanted:
-        if "/_sparkify/" not in key:
-            s3.delete_object(Bucket=bucket, Key=key)
+        s3.delete_object(Bucket=bucket, Key=key)
 
 
 def redshift_warehouse(standin, monkeypatch, **settings) -> RedshiftWarehouse:
@@ -60,6 +61,7 @@ def redshift_warehouse(standin, monkeypatch, **settings) -> RedshiftWarehouse:
             "sslmode": "disable",
             "iam_role_arn": standin.iam_role_arn,
             "aws_region": standin.region,
+            "temp_uri": standin.temp_uri,
             **settings,
         }
     )
@@ -90,6 +92,7 @@ def add_bad_events(lake_dir: Path) -> None:
         json.dumps({**good, "userId": "99999999999"}),
         json.dumps({**good, "ts": -5}),
         '{"ts": 1541105830796, "broken',
+        json.dumps({**good, "song": "Nul\u0000Song"}),
     ]
     long_path = lake_dir / LONG_KEY
     long_path.parent.mkdir(parents=True)
@@ -137,7 +140,9 @@ def test_three_engines_build_identical_tables(
         sync(lake_dir, s3_url, s3_endpoint)
         for warehouse, lake in ((duckdb, lake_dir), (postgres_warehouse, lake_dir)):
             run_graph(warehouse, lake, max_reject_rate=1.0)
-        run_graph(redshift, s3_url, max_reject_rate=1.0, s3_endpoint_url=s3_endpoint)
+        run_graph(
+            redshift, s3_url, max_reject_rate=1.0, s3_endpoint_url=redshift_standin.lake_endpoint
+        )
         for table in (*STAR_TABLES, *STAGING):
             expected = read_table(duckdb, table)
             assert read_table(postgres_warehouse, table) == expected, (step, table)
@@ -152,6 +157,7 @@ def test_three_engines_build_identical_tables(
         "userId is neither empty nor a whole number",
         "ts is not between 1970 and 9999",
         "invalid JSON",
+        "a value holds a NUL character",
     }
     assert all(r[2] is not None for r in rejects)  # each with its line
 
@@ -162,7 +168,9 @@ def test_every_statement_the_engine_sends_is_one_redshift_accepts(
     warehouse = redshift_warehouse(redshift_standin, monkeypatch, copy_min_object_bytes=0)
     add_bad_events(lake_dir)
     sync(lake_dir, s3_url, s3_endpoint)
-    run_graph(warehouse, s3_url, max_reject_rate=1.0, s3_endpoint_url=s3_endpoint)
+    run_graph(
+        warehouse, s3_url, max_reject_rate=1.0, s3_endpoint_url=redshift_standin.lake_endpoint
+    )
     assert redshift_standin.sent
     for statement in redshift_standin.sent:
         guard.check(statement)  # raises for what Redshift does not accept
@@ -172,28 +180,33 @@ def test_every_statement_the_engine_sends_is_one_redshift_accepts(
     assert not any("stl_load_errors" in s and "filename" in s for s in redshift_standin.sent)
 
 
-def test_copy_target_leaves_no_not_null_column_outside_the_copy_column_list():
+def test_copy_target_takes_every_raw_field_as_text_and_nothing_outside_the_copy_list():
+    """COPY loads text only (typed_copy types it), and a NOT NULL column left out of COPY's
+    column list would fail every COPY."""
     for table in ("staging_events", "staging_songs"):
         (_drop, create) = sql_files.statements(table, "create_copy_target", "redshift")
+        target = sqlglot.parse_one(create, read="redshift")
+        columns = {c.name: c.args["kind"].sql("redshift") for c in target.find_all(exp.ColumnDef)}
         copied = [c.name for c in redshift_engine.json_records.raw_columns(table)]
-        assert "LIKE" not in create.upper()
-        assert create.count(" NOT NULL") == sum(
-            c.not_null for c in sql_files.columns(table) if c.name in copied
-        )
+        assert list(columns) == copied
+        assert set(columns.values()) == {"VARCHAR(65535)"}
+        assert "NOT NULL" not in create.upper() and "LIKE" not in create.upper()
         for name in ("load_batch", "source_key", "source_line"):
             assert f"{name} " not in create
 
 
 def test_two_runs_at_once_neither_lose_nor_double_rows(
-    redshift_standin, s3_url, s3_endpoint, monkeypatch, lake_dir, tmp_path
+    redshift_standin_each_isolation, aws_credentials, s3_endpoint, monkeypatch, lake_dir, tmp_path
 ):
+    redshift_standin = redshift_standin_each_isolation
+    s3_url = f"s3://{redshift_standin.bucket}/lake"
     warehouse = redshift_warehouse(redshift_standin, monkeypatch, copy_min_object_bytes=0)
     sync(lake_dir, s3_url, s3_endpoint)
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            run_graph(warehouse, s3_url, s3_endpoint_url=s3_endpoint)
+            run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -218,7 +231,10 @@ def test_serverless_reads_load_errors_from_the_sys_view(
     )
     add_bad_events(lake_dir)
     sync(lake_dir, url, s3_endpoint)
-    run_graph(warehouse, url, max_reject_rate=1.0, s3_endpoint_url=s3_endpoint)
+    run_graph(
+        warehouse, url, max_reject_rate=1.0,
+        s3_endpoint_url=redshift_serverless_standin.lake_endpoint,
+    )  # fmt: skip
     sent = " ".join(redshift_serverless_standin.sent)
     assert "sys_load_error_detail" in sent and "stl_load_errors" not in sent
     duckdb = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
@@ -231,7 +247,9 @@ def test_preflight_passes_on_a_ready_cluster(
 ):
     sync(lake_dir, s3_url, s3_endpoint)
     warehouse = redshift_warehouse(redshift_standin, monkeypatch)
-    findings = run_preflight(warehouse, Lake(url=s3_url, s3_endpoint_url=s3_endpoint))
+    findings = run_preflight(
+        warehouse, Lake(url=s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
+    )
     assert all(f.passed for f in findings), findings
     checks = [f.check for f in findings]
     assert "lake bucket region" in checks
@@ -256,7 +274,9 @@ def test_preflight_says_what_to_fix(
 ):
     sync(lake_dir, s3_url, s3_endpoint)
     warehouse = redshift_warehouse(redshift_standin, monkeypatch, **wrong)
-    findings = run_preflight(warehouse, Lake(url=s3_url, s3_endpoint_url=s3_endpoint))
+    findings = run_preflight(
+        warehouse, Lake(url=s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
+    )
     failed = [f for f in findings if not f.passed]
     assert failed and any(f.check.startswith(failing) for f in failed), findings
     assert all(PG["password"] not in f.detail for f in findings)
@@ -269,7 +289,9 @@ def test_preflight_names_a_missing_privilege(
     sync(lake_dir, s3_url, s3_endpoint)
     limited = {"user": "sparkify_test_limited", "password": "sparkify-limited-pw"}
     warehouse = redshift_warehouse(redshift_standin, monkeypatch, **limited)
-    findings = run_preflight(warehouse, Lake(url=s3_url, s3_endpoint_url=s3_endpoint))
+    findings = run_preflight(
+        warehouse, Lake(url=s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
+    )
     (failed,) = [f for f in findings if not f.passed]
     if failed.check == "connect":
         service_unavailable(f"the role sparkify_test_limited cannot log in: {failed.detail}")
@@ -302,10 +324,11 @@ def test_iam_login_takes_temporary_credentials_for_the_cluster(
         password=None,
         cluster_identifier="sparkify",
         aws_endpoint_url=s3_endpoint,
+        redshift_region="us-west-2",
     )
     monkeypatch.setattr(redshift_engine, "psycopg2_connect", connect)
     sync(lake_dir, s3_url, s3_endpoint)
-    run_graph(warehouse, s3_url, s3_endpoint_url=s3_endpoint)
+    run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
     assert logins and all(user == f"IAM:{PG['user']}" and password for user, password in logins)
     assert read_table(warehouse, "songplays")
 
@@ -315,7 +338,7 @@ def test_a_failing_audit_publishes_nothing_on_redshift_and_the_fix_publishes(
 ):
     warehouse = redshift_warehouse(redshift_standin, monkeypatch)
     sync(lake_dir, s3_url, s3_endpoint)
-    run_graph(warehouse, s3_url, s3_endpoint_url=s3_endpoint)
+    run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
     before = {t: read_table(warehouse, t) for t in STAR_TABLES}
     day = sorted((lake_dir / "log_data").rglob("*.json"))[-1]
     original = day.read_text(encoding="utf-8")
@@ -325,7 +348,9 @@ def test_a_failing_audit_publishes_nothing_on_redshift_and_the_fix_publishes(
     day.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
     sync(lake_dir, s3_url, s3_endpoint)
 
-    failed = run_graph(warehouse, s3_url, must_succeed=False, s3_endpoint_url=s3_endpoint)
+    failed = run_graph(
+        warehouse, s3_url, must_succeed=False, s3_endpoint_url=redshift_standin.lake_endpoint
+    )
     assert not failed.success
     assert {t: read_table(warehouse, t) for t in STAR_TABLES} == before
     kept = read_table(warehouse, "audit_failures")
@@ -333,5 +358,5 @@ def test_a_failing_audit_publishes_nothing_on_redshift_and_the_fix_publishes(
 
     day.write_text(original, encoding="utf-8")  # the object is corrected
     sync(lake_dir, s3_url, s3_endpoint)
-    run_graph(warehouse, s3_url, s3_endpoint_url=s3_endpoint)
+    run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
     assert {t: read_table(warehouse, t) for t in STAR_TABLES} == before

@@ -138,6 +138,9 @@ def test_narrowing_edits_only_the_table_names_on_redshift():
         "checks", "failing_sample", "redshift", narrowed=("users", "staging_events"), slots=slots
     )
     assert "recent_" not in plain
-    assert narrowed.replace('"recent_staging_events"', "staging_events").replace(
-        '"recent_users"', "users"
-    ) == plain
+    assert (
+        narrowed.replace('"recent_staging_events"', "staging_events").replace(
+            '"recent_users"', "users"
+        )
+        == plain
+    )

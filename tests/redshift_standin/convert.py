@@ -101,6 +101,12 @@ def _text(col: Column, value, options: set[str]) -> str | None:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     else:
         text = str(value)
+    if "\x00" in text:
+        # JSON COPY has no NULL AS, and the documentation does not say what a \u0000 in a value
+        # becomes: a row error, or a value cut or kept. This stand-in takes the first reading
+        # (invalid UTF-8, 1220), so the object is parsed by the engine, which rejects the record.
+        # PostgreSQL cannot hold NUL in text, so the other readings cannot be run here.
+        raise FieldError(1220, "String contains invalid or unsupported UTF8 codepoints")
     if "EMPTYASNULL" in options and text == "":
         return None
     if "BLANKSASNULL" in options and text != "" and text.strip(" \t") == "":

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tests.redshift_standin.connection import StandinConnection
 
 DOCS = "https://docs.aws.amazon.com/redshift/latest/dg/"
+MAX_JSON_OBJECT_BYTES = 4 * 1024 * 1024  # one JSON object or array, braces included
 
 
 def run_copy(con: StandinConnection, cur, statement: str) -> int:
@@ -51,6 +52,14 @@ def _copy(con: StandinConnection, cur, cmd: copyparse.CopyCommand) -> int:
     for uri in uris:
         text = source.decode(s3.read(uri), "GZIP" in cmd.switches, uri)
         for record in _records(cmd, text):
+            if cmd.format == "JSON" and len(record.raw.encode("utf-8")) > MAX_JSON_OBJECT_BYTES:
+                # Not a row error: "If the maximum size of a single JSON object or array is
+                # exceeded ... the COPY command fails" (copy-usage_notes-copy-from-json.html).
+                raise LoadFailed(
+                    f"Invalid JSON object size exceeds the maximum of {MAX_JSON_OBJECT_BYTES} "
+                    f"bytes, line {record.line_number}, file {uri}",
+                    started=True,
+                )
             try:
                 rows.append(_row(cmd, columns, mapping, record))
             except FieldError as err:

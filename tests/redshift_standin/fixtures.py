@@ -44,10 +44,13 @@ class StandinHandle:
     database: str
     user: str
     password: str
-    s3_endpoint: str
-    bucket: str
+    s3_endpoint: str  # moto itself: what tests use to put lake objects
+    bucket: str  # the lake's bucket: the engine's writes into it are refused (403)
     iam_role_arn: str
     region: str
+    temp_uri: str  # where the engine may write the files COPY reads
+    lake_endpoint: str  # the engine's S3 endpoint: moto behind a proxy refusing lake writes
+    lake_requests: list[tuple[str, str]]  # what the engine asked of S3: (method, path)
 
     @property
     def sent(self) -> list[str]:
@@ -98,17 +101,28 @@ def make_bucket(endpoint: str, region: str) -> str:
 
 
 @contextlib.contextmanager
-def standin_database(s3_endpoint: str, serverless: bool = False):
-    """A stand-in on a database of its own (dropped afterwards), a bucket and a role."""
+def standin_database(s3_endpoint: str, serverless: bool = False, isolation: str = "serializable"):
+    """A stand-in on a database of its own (dropped afterwards), a read-only lake bucket, a temp
+    bucket and a role."""
+    from tests.s3_server import latency_proxy  # imported once pytest registered it as a plugin
+
     name = f"sparkify_standin_{uuid.uuid4().hex[:12]}"
+    stack = contextlib.ExitStack()
     with contextlib.closing(admin_connection()) as admin, admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
         install_system_tables(dbname=name, **PG)
         role = make_role(s3_endpoint, ROLE_NAME)
         standin = RedshiftStandin(
-            s3_endpoint=s3_endpoint, cluster_region=REGION, iam_roles=[role], serverless=serverless
+            s3_endpoint=s3_endpoint,
+            cluster_region=REGION,
+            iam_roles=[role],
+            serverless=serverless,
+            isolation=isolation,
         )
+        bucket = make_bucket(s3_endpoint, REGION)
+        lake_endpoint, stats = stack.enter_context(latency_proxy(s3_endpoint, delay=0))
+        stats.read_only.add(bucket)
         yield StandinHandle(
             standin=standin,
             host=PG["host"],
@@ -117,18 +131,30 @@ def standin_database(s3_endpoint: str, serverless: bool = False):
             user=PG["user"],
             password=PG["password"],
             s3_endpoint=s3_endpoint,
-            bucket=make_bucket(s3_endpoint, REGION),
+            bucket=bucket,
             iam_role_arn=role,
             region=REGION,
+            temp_uri=f"s3://{make_bucket(s3_endpoint, REGION)}/sparkify-temp",
+            lake_endpoint=lake_endpoint,
+            lake_requests=stats.requests,
         )
     finally:
+        stack.close()
         drop_database(name)
 
 
 @pytest.fixture
 def redshift_standin(s3_endpoint):
-    """A provisioned-cluster stand-in (STL_LOAD_ERRORS)."""
+    """A provisioned-cluster stand-in (STL_LOAD_ERRORS), at serializable isolation."""
     with standin_database(s3_endpoint) as handle:
+        yield handle
+
+
+@pytest.fixture(params=["serializable", "snapshot"])
+def redshift_standin_each_isolation(request, s3_endpoint):
+    """A provisioned-cluster stand-in at each isolation Redshift offers (snapshot: new clusters'
+    default)."""
+    with standin_database(s3_endpoint, isolation=request.param) as handle:
         yield handle
 
 

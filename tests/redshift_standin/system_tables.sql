@@ -69,3 +69,16 @@ LANGUAGE sql STABLE AS $$ SELECT transaction_timestamp() AT TIME ZONE 'UTC' $$;
 -- A COPY that fails aborts the transaction as a server error does: raised by the server.
 CREATE OR REPLACE FUNCTION redshift_sys.fail(message TEXT) RETURNS VOID
 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING MESSAGE = message, ERRCODE = 'XX000'; END $$;
+
+-- SVV_TRANSACTIONS: the locks sessions hold or wait for now, read from PostgreSQL's own.
+-- https://docs.aws.amazon.com/redshift/latest/dg/r_SVV_TRANSACTIONS.html
+CREATE OR REPLACE VIEW redshift_sys.svv_transactions AS
+SELECT a.usename::TEXT AS txn_owner, a.datname::TEXT AS txn_db,
+       l.virtualtransaction AS xid_text, l.pid, a.xact_start AS txn_start,
+       l.mode AS lock_mode,
+       CASE WHEN l.locktype = 'relation' THEN 'relation' ELSE 'transactionid' END
+           AS lockable_object_type,
+       CASE WHEN l.locktype = 'relation' THEN l.relation::INTEGER END AS relation, l.granted
+FROM pg_locks AS l
+JOIN pg_stat_activity AS a ON a.pid = l.pid
+WHERE l.locktype IN ('relation', 'transactionid') AND a.datname = current_database();

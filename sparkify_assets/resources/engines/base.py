@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -241,6 +241,20 @@ class Warehouse(ConfigurableResource, ABC):
                 session.create_table(table)
                 session.add_missing_columns(table)
 
+    def checked(self, check: str, run: Callable[[], tuple[bool, str]]) -> Finding:
+        """One preflight check's finding: what `run` says (passed, detail), or, when it raises,
+        the error as a failed finding: one check's error never stops the others."""
+        try:
+            passed, detail = run()
+        except Exception as exc:
+            return self.failed(check, exc)
+        return Finding(check, passed, detail)
+
+    def failed(self, check: str, error: Exception) -> Finding:
+        """A check that raised, as a failed finding naming the error (never a secret)."""
+        reason = without_secret(str(error), getattr(self, "password", None)) or repr(error)
+        return Finding(check, False, f"{type(error).__name__}: {reason}")
+
     def preflight(self, lake: Lake, samples: Mapping[str, str]) -> list[Finding]:
         """What to fix before a first load: each check once, in a transaction of its own, never
         changing a table. `samples` holds one lake object key per staging table."""
@@ -281,8 +295,11 @@ class ServerWarehouse(Warehouse, ABC):
         findings = super().preflight(lake, samples)
         if not findings[-1].passed:
             return findings
-        with self.session() as session:
-            privileges = session.fetch("preflight", "privileges")
+        try:
+            with self.session() as session:
+                privileges = session.fetch("preflight", "privileges")
+        except Exception as exc:
+            return [*findings, self.failed("privileges", exc)]
         return findings + [
             Finding(f"privilege: {what}", bool(granted), "granted" if granted else f"run {fix}")
             for what, granted, fix in privileges

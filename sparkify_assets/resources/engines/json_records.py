@@ -71,6 +71,13 @@ def _reject_reason(table: str, cols: tuple[RawColumn, ...]) -> str:
         ("oversized", f"'record longer than {MAX_RECORD_BYTES} bytes'"),
         ("NOT is_json", "'invalid JSON'"),
         ("json_kind <> 'OBJECT'", "'not a JSON object'"),
+        # No engine stores a NUL (PostgreSQL's text cannot, Redshift's JSON COPY has no NULL AS
+        # for it): JSON writes it \u0000, so only records with that text are looked into.
+        (
+            "contains(line, '\\u0000') "
+            "AND len(list_filter(raw_values, lambda v: contains(v, chr(0)))) > 0",
+            "'a value holds a NUL character'",
+        ),
     ]
     for i, col in enumerate(cols, start=1):
         text = f"raw_values[{i}]"
@@ -206,7 +213,9 @@ judged AS (
     SELECT *, {_reject_reason(table, cols)} AS reject_reason FROM typed
 )
 SELECT {names}, object_key AS source_key, source_line, reject_reason,
-       CASE WHEN reject_reason IS NOT NULL THEN left(line, {RAW_TEXT_CHARS}) END AS raw_text
+       -- a NUL byte only in text that is not JSON, never written to a COPY: U+FFFD stands for it
+       CASE WHEN reject_reason IS NOT NULL
+            THEN replace(left(line, {RAW_TEXT_CHARS}), chr(0), chr(65533)) END AS raw_text
 FROM judged
 """
 

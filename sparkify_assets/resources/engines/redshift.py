@@ -2,29 +2,37 @@
 
 Staging runs Redshift's own COPY from S3 for each lake object big enough to be worth one: the data
 never passes through this process. COPY cannot say which line a row came from, so each object is
-one COPY and its rows carry its key. Redshift applies what COPY cannot (sql/<table>.sql,
-`record_rules`) after the COPY; an object that had any bad record is instead parsed here with the
-code the other engines use, so its rows and rejects, lines and reasons, are exactly theirs. Objects
-smaller than `copy_min_object_bytes` (song files: thousands of one-record files, a COPY each would
-take hours) are parsed here too, in chunks, and reach Redshift as JSON-lines files COPY loads.
+one COPY and its rows carry its key. COPY loads every raw field as text; `typed_copy` in
+sql/<table>.sql then types it by the rules the other engines apply, so Redshift's own conversions
+never decide a row. An object with a record those rules doubt, or that COPY rejected, is parsed
+here instead with the code the other engines use, so its rows and rejects, lines and reasons, are
+exactly theirs. Objects smaller than `copy_min_object_bytes` (song files: thousands of one-record
+files, a COPY each would take hours) are parsed here too, in chunks, and reach Redshift as
+JSON-lines files COPY loads. Files COPY reads that this process writes go to their own temp
+location (redshift_temp.py), never into the lake.
 
-Every transaction is serializable and takes its snapshot at its first statement: the load
-protocol locks first and creates tables in a transaction of their own. Values travel as psycopg2
-parameters; COPY authenticates with an IAM role, so no secret is ever in a statement's text.
-Connections are psycopg2's own: dagster-aws's RedshiftClient opens one per query, takes no
-parameters and logs every query, while an asset's work here is one transaction on one connection.
+Every transaction is serializable or snapshot (new clusters' default) and takes its snapshot at
+its first read or write: the load protocol locks first and creates tables in a transaction of
+their own. Writers lock only `load_lock`, so readers never wait. Statements go out as written in
+sql/ (slots filled); values travel as psycopg2 parameters; COPY authenticates with an IAM role, so
+no secret is ever in a statement's text. Connections are psycopg2's own: dagster-aws's
+RedshiftClient opens one per query, takes no parameters and logs every query, while an asset's
+work here is one transaction on one connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
 
 import psycopg2
+from botocore.exceptions import BotoCoreError, ClientError
+from dagster import get_dagster_logger
 from psycopg2 import connect as psycopg2_connect
 from psycopg2.extras import execute_values
 from pydantic import Field
@@ -33,19 +41,27 @@ from sparkify_assets import sql_files
 from sparkify_assets.resources.engines import json_records
 from sparkify_assets.resources.engines.base import (
     DbApiSession,
-    Finding,
     ServerWarehouse,
+    WarehouseBusy,
     slots,
     without_secret,
 )
 from sparkify_assets.resources.engines.local_staging import duckdb_execute, parser, stage_records
 from sparkify_assets.resources.engines.redshift_login import temporary_login
+from sparkify_assets.resources.engines.redshift_temp import TempFiles
 from sparkify_assets.resources.lake import Lake, LakeObject
 
-CONTROL_PREFIX = "_sparkify"  # under the lake root; the sensors and loads read only data prefixes
 # Below this size an object costs Redshift more as a COPY of its own (seconds each) than parsing
 # it here and loading it with others in one COPY.
 COPY_MIN_OBJECT_BYTES = 1024 * 1024
+# TCP keepalives: a long COPY or merge behind a NAT that drops idle connections would otherwise
+# wait forever for an answer that never comes.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 60, "keepalives_interval": 15,
+              "keepalives_count": 4}  # fmt: skip
+# The region in a cluster's or workgroup's endpoint host name.
+_ENDPOINT_REGION = re.compile(
+    r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.redshift(?:-serverless)?\.amazonaws\.com"
+)
 
 
 def engine_sql(section: str, table: str | None = None, tables=(), columns=()) -> str:
@@ -66,7 +82,8 @@ class RedshiftSession(DbApiSession):
         self.warehouse = warehouse
 
     def lock(self, *tables):
-        self.execute(engine_sql("lock", tables=tables))
+        # `tables` stay unlocked: Redshift's LOCK would make their readers wait (load_lock.sql).
+        self.execute(engine_sql("lock"))
 
     def fill_load_objects(self, objects, records=None):
         self.run("load_objects", "create_temp")
@@ -77,58 +94,70 @@ class RedshiftSession(DbApiSession):
     def stage(self, table, lake, objects, load_batch, progress=None):
         if not lake.is_s3:
             raise ValueError("the redshift engine loads from S3: set SPARKIFY_LAKE=s3://...")
-        with ControlFiles(lake) as control:
+        with self.warehouse.temp_files(lake) as temp:
             big = [o for o in objects if o.size >= self.warehouse.copy_min_object_bytes]
             parse_here = [o for o in objects if o.size < self.warehouse.copy_min_object_bytes]
             copied: dict[str, int] = {}
             if big:
-                with_errors, copied = self._copy_objects(table, control, big, load_batch)
-                parse_here += with_errors
+                not_copied, copied = self._copy_objects(table, lake, temp, big, load_batch)
+                parse_here += not_copied
             with parser() as con:
-                load = self._json_loader(con, control)
+                load = self._json_loader(con, temp)
                 parsed = stage_records(
                     con, load, table, lake, parse_here, load_batch, self.chunk_bytes, progress
                 )
             return {**copied, **parsed}
 
     def _copy_objects(
-        self, table, control, objects, load_batch
+        self, table, lake, temp, objects, load_batch
     ) -> tuple[list[LakeObject], dict[str, int]]:
-        """COPY each object in place; return those with a bad record, for parsing here, and the
-        rows of each of the others."""
+        """COPY each object in place; return those to parse here instead (a record COPY
+        rejected or typed_copy doubts, or one COPY cannot take at all) and the rows of each of
+        the others."""
+        refused = self.warehouse.objects_copy_refuses(table, lake, temp, objects)
         self.run(table, "create_copy_target")
-        jsonpaths = (sql_files.SQL_DIR / f"{table}.jsonpaths").read_text(encoding="utf-8")
-        jsonpaths_uri = control.put(f"{table}.jsonpaths", jsonpaths)
-        with_errors, copied = [], {}
+        jsonpaths_uri = put_jsonpaths(temp, table)
+        not_copied, copied = [o for o in objects if o.key in refused], {}
         for obj in objects:
-            self.copy_object(table, control, obj.key, jsonpaths_uri)
-            (violations,) = self.fetch(table, "copy_violations")[0]
-            if self.load_errors() or violations:
-                with_errors.append(obj)
+            if obj.key in refused:
+                continue
+            rejected = self.copy_objects(table, temp, [lake.s3_uri(obj.key)], jsonpaths_uri)
+            (doubtful,) = self.fetch(table, "copy_violations")[0]
+            if rejected or doubtful:
+                not_copied.append(obj)
             else:
                 (copied[obj.key],) = self.run(
                     table, "from_copy_target", {"source_key": obj.key, "load_batch": load_batch}
                 )
             self.run(table, "empty_copy_target")
-        return with_errors, copied
+        return not_copied, copied
 
-    def copy_object(
-        self, table: str, control: ControlFiles, key: str, jsonpaths_uri: str, noload=False
-    ) -> None:
-        """COPY one lake object into `<table>_copy` (or, with `noload`, only check it)."""
-        manifest_uri = control.put("one.manifest", manifest([control.lake.s3_uri(key)]))
+    def copy_objects(
+        self, table: str, temp: TempFiles, uris: Sequence[str], jsonpaths_uri: str, noload=False
+    ) -> int:
+        """COPY lake objects into `<table>_copy` (or, with `noload`, only check them); return
+        how many records COPY rejected."""
+        manifest_uri = temp.put("objects.manifest", manifest(uris))
         columns = [c.name for c in json_records.raw_columns(table)]
         statement = engine_sql(
             "check_object" if noload else "copy_object", f"{table}_copy", columns=columns
         )
-        self.execute(statement, {**self._copy_params(manifest_uri), "jsonpaths_uri": jsonpaths_uri})
+        params = {**self._copy_params(manifest_uri), "jsonpaths_uri": jsonpaths_uri}
+        return self._rejects_of(statement, params)
 
-    def load_errors(self) -> int:
-        """How many records the session's last COPY rejected (STL view, or SYS on Serverless)."""
-        section = "load_errors_serverless" if self.warehouse.serverless else "load_errors"
-        return self.query_text(engine_sql(section))[1][0][0]
+    def _rejects_of(self, copy_statement: str, params) -> int:
+        """Run one COPY; return how many records it rejected. On a cluster the STL view names
+        the COPY (pg_last_copy_id); Serverless's SYS view is not documented to share that id, so
+        there the session's count of load errors is read before and after."""
+        if self.warehouse.serverless:
+            (before,) = self.query_text(engine_sql("load_errors_serverless"))[1][0]
+            self.execute(copy_statement, params)
+            (after,) = self.query_text(engine_sql("load_errors_serverless"))[1][0]
+            return after - before
+        self.execute(copy_statement, params)
+        return self.query_text(engine_sql("load_errors"))[1][0][0]
 
-    def _json_loader(self, con, control: ControlFiles):
+    def _json_loader(self, con, temp: TempFiles):
         """Put a DuckDB query's rows into a table: JSON lines to S3, then one COPY."""
 
         def load(target, query, params):
@@ -139,8 +168,8 @@ class RedshiftSession(DbApiSession):
                 ).fetchone()
                 if not rows:
                     return 0
-                uri = control.put_file(f"{target}.json", path)
-            manifest_uri = control.put(f"{target}.manifest", manifest([uri]))
+                uri = temp.put_file(f"{target}.json", path)
+            manifest_uri = temp.put(f"{target}.manifest", manifest([uri]))
             self.execute(engine_sql("copy_parsed", target), self._copy_params(manifest_uri))
             (copied,) = self.query_text(engine_sql("last_copy_count"))[1][0]
             if copied != rows:
@@ -157,40 +186,10 @@ class RedshiftSession(DbApiSession):
         }
 
 
-class ControlFiles:
-    """Files COPY reads (manifests, JSONPaths, parsed rows) under the lake's `_sparkify/` prefix,
-    each name unique to this load and every one removed when the load is done with them."""
-
-    def __init__(self, lake: Lake):
-        self.lake = lake
-        self.folder = f"{CONTROL_PREFIX}/loads/{uuid.uuid4().hex}"
-        self.keys: list[str] = []
-
-    def __enter__(self) -> ControlFiles:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        client = self.lake.s3_client()
-        for start in range(0, len(self.keys), 1000):
-            batch = [{"Key": self.lake.prefix + k} for k in self.keys[start : start + 1000]]
-            client.delete_objects(Bucket=self.lake.bucket, Delete={"Objects": batch})
-
-    def _key(self, name: str) -> str:
-        key = f"{self.folder}/{len(self.keys):06d}-{name}"
-        self.keys.append(key)
-        return key
-
-    def put(self, name: str, body: str) -> str:
-        key = self._key(name)
-        self.lake.s3_client().put_object(
-            Bucket=self.lake.bucket, Key=self.lake.prefix + key, Body=body.encode("utf-8")
-        )
-        return self.lake.s3_uri(key)
-
-    def put_file(self, name: str, path: str) -> str:
-        key = self._key(name)
-        self.lake.s3_client().upload_file(path, self.lake.bucket, self.lake.prefix + key)
-        return self.lake.s3_uri(key)
+def put_jsonpaths(temp: TempFiles, table: str) -> str:
+    """The table's JSONPaths (sql/<table>.jsonpaths) where COPY can read them; their URI."""
+    jsonpaths = (sql_files.SQL_DIR / f"{table}.jsonpaths").read_text(encoding="utf-8")
+    return temp.put(f"{table}.jsonpaths", jsonpaths)
 
 
 class RedshiftWarehouse(ServerWarehouse):
@@ -201,6 +200,15 @@ class RedshiftWarehouse(ServerWarehouse):
     sslmode: str = "require"
     iam_role_arn: str = Field(description="The IAM role COPY assumes to read the lake")
     aws_region: str = Field(description="The lake bucket's region, for COPY")
+    temp_uri: str = Field(
+        description="s3://bucket/prefix this process writes the files COPY reads to (manifests, "
+        "JSONPaths, parsed rows), in the lake's region; never under the lake"
+    )
+    redshift_region: str | None = Field(
+        default=None,
+        description="The cluster's or workgroup's region, for IAM login (default: the region "
+        "in the endpoint's host name)",
+    )
     cluster_identifier: str | None = Field(
         default=None, description="Without a password: log in with IAM credentials for this cluster"
     )
@@ -216,45 +224,112 @@ class RedshiftWarehouse(ServerWarehouse):
     def serverless(self) -> bool:
         return bool(self.workgroup)
 
+    @property
+    def login_region(self) -> str | None:
+        """Where IAM gives temporary credentials: the cluster's region, not the bucket's."""
+        if self.redshift_region:
+            return self.redshift_region
+        match = _ENDPOINT_REGION.search(self.host)
+        return match.group(1) if match else None
+
+    def temp_files(self, lake: Lake) -> TempFiles:
+        """A load's own folder in the temp location, written with the lake's S3 client (the
+        same credentials and endpoint)."""
+        return TempFiles(lake.s3_client(), self.temp_uri)
+
+    def ensure_tables(self, tables, wait=True):
+        super().ensure_tables([*tables, "load_lock"], wait)
+
+    def busy(self) -> bool:
+        """Whether a load holds load_lock now: a sensor tick then skips (it would not wait on
+        a reader's side, but it would start a run that only queues behind the load)."""
+        with self.session(wait=False) as session:
+            return session.query_text(engine_sql("load_running"))[1][0][0] > 0
+
+    def objects_copy_refuses(
+        self, table: str, lake: Lake, temp: TempFiles, objects: Sequence[LakeObject]
+    ) -> set[str]:
+        """The keys of `objects` that COPY cannot load at all. One JSON record over 4 MB fails
+        a whole COPY, and a failed COPY aborts the transaction it runs in, so objects that can
+        hold one (over 4 MB) are first checked with COPY ... NOLOAD in a session of their own:
+        all at once, then, only if that fails, one by one. Those are parsed here, where such a
+        record is one reject."""
+        limit = json_records.MAX_RECORD_BYTES
+        uris = {lake.s3_uri(o.key): o.key for o in objects if o.size > limit}
+        if not uris or self._copy_takes(table, temp, list(uris)):
+            return set()
+        refused = {key for uri, key in uris.items() if not self._copy_takes(table, temp, [uri])}
+        if refused:
+            get_dagster_logger().warning(
+                f"{table}: COPY refused {len(refused)} object(s) whole (a record over 4 MB, "
+                f"say); parsed here instead: {sorted(refused)[:5]}"
+            )
+        return refused
+
+    def _copy_takes(self, table: str, temp: TempFiles, uris: list[str]) -> bool:
+        try:
+            with self.session() as session:
+                session.run(table, "create_copy_target")
+                session.copy_objects(table, temp, uris, put_jsonpaths(temp, table), noload=True)
+                session.rollback()
+        except psycopg2.DatabaseError:
+            return False
+        return True
+
     def preflight(self, lake, samples):
         findings = super().preflight(lake, samples)
         if not all(f.passed for f in findings):
             return findings
-        bucket_region = lake.region()
-        findings.append(
-            Finding(
-                "lake bucket region",
-                bucket_region == self.aws_region,
-                f"{lake.bucket} is in {bucket_region}"
-                + ("" if bucket_region == self.aws_region else "; set SPARKIFY_AWS_REGION to it"),
-            )
-        )
+        findings.append(self.checked("lake bucket region", lambda: self._lake_region(lake)))
+        findings.append(self.checked("temp location", lambda: self._temp_writable(lake)))
         for table, key in samples.items():
-            findings.append(self._check_copy(lake, table, key))
+            check = f"COPY {table} from {key} (NOLOAD)"
+            copy_check = functools.partial(self._check_copy, lake, table, key)
+            findings.append(self.checked(check, copy_check))
         return findings
 
-    def _check_copy(self, lake: Lake, table: str, key: str) -> Finding:
+    def _lake_region(self, lake: Lake) -> tuple[bool, str]:
+        region = lake.region()
+        fix = "" if region == self.aws_region else "; set SPARKIFY_AWS_REGION to it"
+        return region == self.aws_region, f"{lake.bucket} is in {region}{fix}"
+
+    def _temp_writable(self, lake: Lake) -> tuple[bool, str]:
+        """Write and delete one file in the temp location; it must be in the lake's region
+        (one COPY reads its manifest and the lake objects with one REGION)."""
+        with self.temp_files(lake) as temp:
+            try:
+                temp.put("preflight", "")
+            except (BotoCoreError, ClientError) as exc:
+                return False, (
+                    f"cannot write to {self.temp_uri}: {exc} (check SPARKIFY_REDSHIFT_TEMP_URI and "
+                    "that this process may s3:PutObject and s3:DeleteObject there)"
+                )
+            region = temp.region()
+        if region != self.aws_region:
+            return False, (
+                f"{temp.bucket} is in {region}, the lake in {self.aws_region}: put "
+                "SPARKIFY_REDSHIFT_TEMP_URI in a bucket of the lake's region"
+            )
+        return True, f"{self.temp_uri} is writable, in {region}"
+
+    def _check_copy(self, lake: Lake, table: str, key: str) -> tuple[bool, str]:
         """COPY ... NOLOAD of one object through a manifest and the JSONPaths, then the load
         errors read back: what the first load does, loading nothing."""
-        check = f"COPY {table} from {key} (NOLOAD)"
         try:
-            with self.session() as session, ControlFiles(lake) as control:
+            with self.session() as session, self.temp_files(lake) as temp:
                 session.run(table, "create_copy_target")
-                jsonpaths = (sql_files.SQL_DIR / f"{table}.jsonpaths").read_text(encoding="utf-8")
-                jsonpaths_uri = control.put(f"{table}.jsonpaths", jsonpaths)
-                session.copy_object(table, control, key, jsonpaths_uri, noload=True)
-                errors = session.load_errors()
+                errors = session.copy_objects(
+                    table, temp, [lake.s3_uri(key)], put_jsonpaths(temp, table), noload=True
+                )
                 session.rollback()
         except psycopg2.Error as exc:
             reason = without_secret(str(exc), self.password)
-            return Finding(
-                check,
-                False,
-                f"{reason} (check SPARKIFY_IAM_ROLE_ARN: the role "
-                "must be attached to the cluster and may read the lake bucket)",
+            return False, (
+                f"{reason} (check SPARKIFY_IAM_ROLE_ARN: the role must be attached to the "
+                "cluster and may read the lake and the temp location)"
             )
         view = "sys_load_error_detail" if self.serverless else "stl_load_errors"
-        return Finding(check, True, f"{errors} record(s) would be rejected; read from {view}")
+        return True, f"{errors} record(s) would be rejected; read from {view}"
 
     @contextlib.contextmanager
     def connect(self, wait: bool = True) -> Iterator[RedshiftSession]:
@@ -271,8 +346,18 @@ class RedshiftWarehouse(ServerWarehouse):
                 sslmode=self.sslmode,
                 connect_timeout=10,
                 application_name="sparkify_assets",
+                **KEEPALIVES,
             )
         except psycopg2.OperationalError as exc:
             raise self.unavailable(exc, password) from None
         with contextlib.closing(con):
-            yield RedshiftSession(con, self)
+            session = RedshiftSession(con, self)
+            if not wait:
+                session.execute(engine_sql("no_waiting"))
+                con.commit()
+            try:
+                yield session
+            except psycopg2.errors.QueryCanceled as exc:
+                if wait:
+                    raise
+                raise WarehouseBusy(f"a statement waited too long: {exc}".strip()) from None

@@ -17,7 +17,7 @@ import botocore.exceptions
 class LoginSettings(Protocol):
     user: str
     database: str
-    aws_region: str
+    login_region: str | None
     cluster_identifier: str | None
     workgroup: str | None
     aws_endpoint_url: str | None
@@ -46,7 +46,7 @@ def temporary_login(settings: LoginSettings) -> tuple[str, str]:
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise LoginError(
             f"IAM gave no temporary Redshift credentials for {settings.user!r}: {exc} (check "
-            "SPARKIFY_REDSHIFT_CLUSTER or _WORKGROUP, SPARKIFY_AWS_REGION and what the AWS "
+            "SPARKIFY_REDSHIFT_CLUSTER or _WORKGROUP, SPARKIFY_REDSHIFT_REGION and what the AWS "
             "credentials may do)"
         ) from None
     raise LoginError(
@@ -56,6 +56,11 @@ def temporary_login(settings: LoginSettings) -> tuple[str, str]:
 
 
 def _client(service: str, settings: LoginSettings):
+    if not settings.login_region:
+        raise LoginError(
+            "IAM login needs the cluster's region, and the endpoint's host name does not say it: "
+            "set SPARKIFY_REDSHIFT_REGION"
+        )
     return boto3.client(
-        service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+        service, region_name=settings.login_region, endpoint_url=settings.aws_endpoint_url
     )
