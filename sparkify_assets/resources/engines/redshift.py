@@ -23,7 +23,6 @@ work here is one transaction on one connection.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import re
@@ -31,24 +30,22 @@ import tempfile
 from collections.abc import Iterator, Sequence
 
 import psycopg2
-from botocore.exceptions import BotoCoreError, ClientError
 from dagster import get_dagster_logger
 from psycopg2 import connect as psycopg2_connect
 from psycopg2.extras import execute_values
 from pydantic import Field
 
 from sparkify_assets import sql_files
-from sparkify_assets.resources.engines import json_records
+from sparkify_assets.resources.engines import json_records, redshift_preflight
 from sparkify_assets.resources.engines.base import (
     DbApiSession,
     ServerWarehouse,
     WarehouseBusy,
     slots,
-    without_secret,
 )
 from sparkify_assets.resources.engines.local_staging import duckdb_execute, parser, stage_records
 from sparkify_assets.resources.engines.redshift_login import temporary_login
-from sparkify_assets.resources.engines.redshift_temp import TempFiles
+from sparkify_assets.resources.engines.redshift_temp import TempFiles, put_jsonpaths
 from sparkify_assets.resources.lake import Lake, LakeObject
 
 # Below this size an object costs Redshift more as a COPY of its own (seconds each) than parsing
@@ -56,8 +53,12 @@ from sparkify_assets.resources.lake import Lake, LakeObject
 COPY_MIN_OBJECT_BYTES = 1024 * 1024
 # TCP keepalives: a long COPY or merge behind a NAT that drops idle connections would otherwise
 # wait forever for an answer that never comes.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 60, "keepalives_interval": 15,
-              "keepalives_count": 4}  # fmt: skip
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 60,
+    "keepalives_interval": 15,
+    "keepalives_count": 4,
+}
 # The region in a cluster's or workgroup's endpoint host name.
 _ENDPOINT_REGION = re.compile(
     r"\.([a-z]{2}(?:-[a-z]+)+-\d+)\.redshift(?:-serverless)?\.amazonaws\.com"
@@ -186,12 +187,6 @@ class RedshiftSession(DbApiSession):
         }
 
 
-def put_jsonpaths(temp: TempFiles, table: str) -> str:
-    """The table's JSONPaths (sql/<table>.jsonpaths) where COPY can read them; their URI."""
-    jsonpaths = (sql_files.SQL_DIR / f"{table}.jsonpaths").read_text(encoding="utf-8")
-    return temp.put(f"{table}.jsonpaths", jsonpaths)
-
-
 class RedshiftWarehouse(ServerWarehouse):
     """The star schema in Amazon Redshift (a cluster, or a Serverless workgroup)."""
 
@@ -280,56 +275,7 @@ class RedshiftWarehouse(ServerWarehouse):
         findings = super().preflight(lake, samples)
         if not all(f.passed for f in findings):
             return findings
-        findings.append(self.checked("lake bucket region", lambda: self._lake_region(lake)))
-        findings.append(self.checked("temp location", lambda: self._temp_writable(lake)))
-        for table, key in samples.items():
-            check = f"COPY {table} from {key} (NOLOAD)"
-            copy_check = functools.partial(self._check_copy, lake, table, key)
-            findings.append(self.checked(check, copy_check))
-        return findings
-
-    def _lake_region(self, lake: Lake) -> tuple[bool, str]:
-        region = lake.region()
-        fix = "" if region == self.aws_region else "; set SPARKIFY_AWS_REGION to it"
-        return region == self.aws_region, f"{lake.bucket} is in {region}{fix}"
-
-    def _temp_writable(self, lake: Lake) -> tuple[bool, str]:
-        """Write and delete one file in the temp location; it must be in the lake's region
-        (one COPY reads its manifest and the lake objects with one REGION)."""
-        with self.temp_files(lake) as temp:
-            try:
-                temp.put("preflight", "")
-            except (BotoCoreError, ClientError) as exc:
-                return False, (
-                    f"cannot write to {self.temp_uri}: {exc} (check SPARKIFY_REDSHIFT_TEMP_URI and "
-                    "that this process may s3:PutObject and s3:DeleteObject there)"
-                )
-            region = temp.region()
-        if region != self.aws_region:
-            return False, (
-                f"{temp.bucket} is in {region}, the lake in {self.aws_region}: put "
-                "SPARKIFY_REDSHIFT_TEMP_URI in a bucket of the lake's region"
-            )
-        return True, f"{self.temp_uri} is writable, in {region}"
-
-    def _check_copy(self, lake: Lake, table: str, key: str) -> tuple[bool, str]:
-        """COPY ... NOLOAD of one object through a manifest and the JSONPaths, then the load
-        errors read back: what the first load does, loading nothing."""
-        try:
-            with self.session() as session, self.temp_files(lake) as temp:
-                session.run(table, "create_copy_target")
-                errors = session.copy_objects(
-                    table, temp, [lake.s3_uri(key)], put_jsonpaths(temp, table), noload=True
-                )
-                session.rollback()
-        except psycopg2.Error as exc:
-            reason = without_secret(str(exc), self.password)
-            return False, (
-                f"{reason} (check SPARKIFY_IAM_ROLE_ARN: the role must be attached to the "
-                "cluster and may read the lake and the temp location)"
-            )
-        view = "sys_load_error_detail" if self.serverless else "stl_load_errors"
-        return True, f"{errors} record(s) would be rejected; read from {view}"
+        return findings + redshift_preflight.findings(self, lake, samples)
 
     @contextlib.contextmanager
     def connect(self, wait: bool = True) -> Iterator[RedshiftSession]:

@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import get_dagster_logger
 
+from sparkify_assets import sql_files
+
 LOADS_FOLDER = "loads"  # under the temp prefix: the lifecycle rule's prefix
 _DELETE_BATCH = 1000  # S3 DeleteObjects takes at most this many keys
 
@@ -87,3 +89,9 @@ class TempFiles:
     def region(self) -> str:
         answer = self.client.get_bucket_location(Bucket=self.bucket)
         return answer.get("LocationConstraint") or "us-east-1"
+
+
+def put_jsonpaths(temp: TempFiles, table: str) -> str:
+    """The table's JSONPaths (sql/<table>.jsonpaths) where COPY can read them; their URI."""
+    jsonpaths = (sql_files.SQL_DIR / f"{table}.jsonpaths").read_text(encoding="utf-8")
+    return temp.put(f"{table}.jsonpaths", jsonpaths)
