@@ -199,7 +199,8 @@ def _char(text: str, size: int) -> str:
 
 def _single_byte(text: str) -> str:
     # STL_LOAD_ERRORS.raw_line: multibyte characters in the load data are replaced by a period.
-    return "".join(c if ord(c) < 128 else "." for c in text)
+    # A NUL, which no text column holds, is shown the same way.
+    return "".join(c if 0 < ord(c) < 128 else "." for c in text)
 
 
 class StandinCursor:

@@ -203,7 +203,10 @@ def test_serverless_has_sys_load_error_detail_and_no_stl_views(redshift_serverle
             )
         )
         assert rows(cur, "SELECT line_number, TRIM(column_name), error_code FROM sys_load_error_detail "
-                         "WHERE query_id = pg_last_copy_id()") == [(1, "ts", 1207)]  # fmt: skip
+                         "WHERE session_id = pg_backend_pid()") == [(1, "ts", 1207)]  # fmt: skip
+        # The SYS views' query ids are their own: not PG_LAST_COPY_ID's.
+        assert rows(cur, "SELECT COUNT(*) FROM sys_load_error_detail "
+                         "WHERE query_id = pg_last_copy_id()") == [(0,)]  # fmt: skip
         with pytest.raises(
             psycopg2.ProgrammingError, match="stl_load_errors on Redshift Serverless"
         ):
