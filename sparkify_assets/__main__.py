@@ -17,6 +17,7 @@ from collections import defaultdict
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from sparkify_assets.definitions import defs
+from sparkify_assets.failures import failure_reason
 from sparkify_assets.sql_files import TABLE_ASSETS
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -54,6 +55,8 @@ class StepLines:
                 seconds = time.monotonic() - self.started.pop(step, time.monotonic())
                 failed = event.event_type == DagsterEventType.STEP_FAILURE
                 self.print(f"  {self.label(step):<34}{self.what(step, failed):<28}{seconds:5.1f} s")
+                if failed:  # why, under the step: the first line of what the UI shows
+                    self.print(f"    {failure_reason(event.event_specific_data)}")
 
     def label(self, step: str) -> str:
         """The step's asset, or for a check step the checks' name and the tables they judge."""

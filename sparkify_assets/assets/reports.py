@@ -18,6 +18,7 @@ from pydantic import Field
 
 from sparkify_assets import charts, load_protocol, sql_files
 from sparkify_assets.assets.star import artists, play_times, songplays, songs, users
+from sparkify_assets.failures import refusals_fail_at_once
 from sparkify_assets.metadata import markdown_table
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Session, Warehouse
 
@@ -97,7 +98,8 @@ def analytics_report(
     tables of plays by paid users, the top songs and artists, and plays by hour."""
     answers: dict[str, list] = {}
     # A first run may select only part of the graph: absent tables read as empty.
-    with load_protocol.reading(warehouse, sql_files.TABLE_ASSETS) as session:
+    tables_read = sql_files.TABLE_ASSETS
+    with refusals_fail_at_once(), load_protocol.reading(warehouse, tables_read) as session:
         for name in REPORTS:
             answers[name] = session.query("reports", name)
         images = draw(session, {name: rows for name, (_, rows) in answers.items()})

@@ -20,11 +20,13 @@ from pydantic import Field
 
 from sparkify_assets import sql_files
 from sparkify_assets.load_progress import LoadProgress
+from sparkify_assets.resources.engines.refusals import is_refusal
 from sparkify_assets.resources.lake import Lake, LakeObject
 
 WAREHOUSE_POOL = "warehouse"  # Dagster concurrency pool of every step that writes or reads it
 # What every asset step that works in the warehouse shares: its pool, and retries for what passes
 # (a server restarting, a network blip). A retry is safe: a failed step rolled back everything.
+# A refusal (a wrong password, a missing privilege) is not retried: failures.py.
 WAREHOUSE_STEP = {
     "pool": WAREHOUSE_POOL,
     "retry_policy": RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),
@@ -228,7 +230,9 @@ class Warehouse(ConfigurableResource, ABC):
             self._create(missing, wait)
         except (WarehouseUnavailable, WarehouseBusy):
             raise
-        except Exception:
+        except Exception as error:
+            if is_refusal(error):  # a missing privilege: the second try would be refused too
+                raise
             # Another run created one of them at the same moment and committed first: its
             # catalog entry made ours fail. Once more, IF NOT EXISTS sees the table.
             time.sleep(1)
