@@ -6,8 +6,10 @@ variable and what it accepts. Secrets only travel as `dagster.EnvVar`.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 
 from dagster import EnvVar
 
@@ -22,6 +24,17 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 
 class ConfigError(ValueError):
     """A setting that cannot work, named with what it accepts."""
+
+
+@contextlib.contextmanager
+def exit_on_bad_setting() -> Iterator[None]:
+    """For a command: a bad setting ends it with its one-line message on stderr and exit status
+    2 (a usage error), without a traceback: the message names the variable to fix."""
+    try:
+        yield
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, accepted: tuple[str, ...]) -> str:

@@ -1,12 +1,14 @@
 """Failures say why, fast: a refusal (wrong password, unknown database, missing privilege,
 IAM credentials that cannot renew) fails its step at the first attempt with its reason, which
 the quiet runner prints; what passes (a connection cut by a restarting server) is still
-retried. On the real PostgreSQL server."""
+retried; a bad setting stops either command with one line and exit status 2. On the real
+PostgreSQL server."""
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import threading
 from types import SimpleNamespace
 
 import boto3
+import pytest
 from dagster import Failure, RetryPolicy, asset, materialize
 
 from sparkify_assets.failures import failure_reason
@@ -27,6 +30,7 @@ from tests.support import (
     cli_env,
     connect_to,
     free_port,
+    importing_this_checkout,
     run_graph,
     service_unavailable,
 )
@@ -208,3 +212,41 @@ def test_a_step_out_of_retries_gives_its_last_error_as_its_reason():
         if e.is_step_failure
     }
     assert reasons == {"flaky": "RuntimeError: attempt 2 failed", "refused": "refused: no"}
+
+
+@pytest.mark.parametrize(
+    "command, setting, value, message",
+    [
+        (
+            QUIET_RUNNER,
+            "SPARKIFY_LAKE",
+            "/no/such/lake",
+            "SPARKIFY_LAKE='/no/such/lake' is not a folder; use a folder or s3://bucket/prefix",
+        ),
+        (
+            PREFLIGHT,
+            "SPARKIFY_LAKE",
+            "/no/such/lake",
+            "SPARKIFY_LAKE='/no/such/lake' is not a folder; use a folder or s3://bucket/prefix",
+        ),
+        (
+            QUIET_RUNNER,
+            "SPARKIFY_MAX_REJECT_RATE",
+            "lots",
+            "SPARKIFY_MAX_REJECT_RATE='lots' is not a share; use a number from 0 to 1, e.g. 0.01",
+        ),
+    ],
+)
+def test_a_bad_setting_exits_2_with_one_line(command, setting, value, message, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARKIFY_")}
+    env = importing_this_checkout(env)
+    done = subprocess.run(
+        command,
+        env=env | {setting: value},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # One line, no traceback, nothing else: the run never started.
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", message + "\n")
