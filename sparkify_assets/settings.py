@@ -96,9 +96,18 @@ def build_lake(env: Mapping[str, str]) -> Lake:
     )
 
 
+def _every_engine(env: Mapping[str, str]) -> dict:
+    """The settings every engine's resource takes."""
+    report_dir = env.get("SPARKIFY_REPORT_DIR", "").strip()
+    if report_dir and os.path.exists(report_dir) and not os.path.isdir(report_dir):
+        raise ConfigError(f"SPARKIFY_REPORT_DIR={report_dir!r} is not a folder; use a folder")
+    return {"report_dir": report_dir or None}
+
+
 def _server(env: Mapping[str, str], port: int, sslmode: str) -> dict:
     """Where a server engine is and as whom: the settings PostgreSQL and Redshift share."""
     return {
+        **_every_engine(env),
         "host": env.get("SPARKIFY_DB_HOST") or "127.0.0.1",
         "port": _port(env, "SPARKIFY_DB_PORT", port),
         "database": env.get("SPARKIFY_DB_NAME") or "sparkify",
@@ -110,7 +119,9 @@ def _server(env: Mapping[str, str], port: int, sslmode: str) -> dict:
 
 
 def _duckdb(env: Mapping[str, str]) -> DuckDBWarehouse:
-    return DuckDBWarehouse(path=env.get("SPARKIFY_DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH))
+    return DuckDBWarehouse(
+        path=env.get("SPARKIFY_DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH), **_every_engine(env)
+    )
 
 
 def _postgres(env: Mapping[str, str]) -> PostgresWarehouse:

@@ -12,6 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from dagster import Backoff, ConfigurableResource, RetryPolicy
@@ -197,6 +198,21 @@ class Warehouse(ConfigurableResource, ABC):
     """The warehouse the star schema lives in; one subclass per engine."""
 
     engine: ClassVar[str]
+    report_dir: str | None = Field(
+        default=None,
+        description="Folder of the files made for people (the analytics report); default: "
+        "beside the warehouse's data (data_folder)",
+    )
+
+    def report_folder(self) -> Path:
+        """Where the files made for people (the analytics report) go: `report_dir`, else beside
+        the warehouse's data."""
+        return Path(self.report_dir) if self.report_dir else self.data_folder()
+
+    def data_folder(self) -> Path:
+        """The local folder beside the warehouse's data. A server keeps its data on another
+        machine: `data/` in the working directory."""
+        return Path("data")
 
     @property
     @abstractmethod
