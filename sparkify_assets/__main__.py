@@ -1,5 +1,6 @@
 """`python -m sparkify_assets [--verbose]`: materialize the whole graph in this process, one line
-per step as it finishes, then what the tables hold, how the checks went and where the report is.
+per step as it finishes (a failed step with its reason under it), then what the tables hold, how
+the checks went and where the report is. A bad setting: its one line on stderr, exit status 2.
 
 Uses the same Definitions (and so the same environment variables) as `dagster dev`. Runs are
 recorded in $DAGSTER_HOME when it is set, else in a throwaway instance. `--verbose` shows
@@ -14,9 +15,10 @@ import time
 import uuid
 from collections import defaultdict
 
-from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
+from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance, Definitions
 
-from sparkify_assets.definitions import defs
+from sparkify_assets.failures import failure_reason
+from sparkify_assets.settings import exit_on_bad_setting
 from sparkify_assets.sql_files import TABLE_ASSETS
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -54,6 +56,8 @@ class StepLines:
                 seconds = time.monotonic() - self.started.pop(step, time.monotonic())
                 failed = event.event_type == DagsterEventType.STEP_FAILURE
                 self.print(f"  {self.label(step):<34}{self.what(step, failed):<28}{seconds:5.1f} s")
+                if failed:  # why, under the step: the first line of what the UI shows
+                    self.print(f"    {failure_reason(event.event_specific_data)}")
 
     def label(self, step: str) -> str:
         """The step's asset, or for a check step the checks' name and the tables they judge."""
@@ -105,7 +109,7 @@ def outcome(evaluations) -> tuple[list[str], list[str], list[str]]:
     return passed, warned, failed
 
 
-def summary(result, lines: StepLines, seconds: float) -> list[str]:
+def summary(defs: Definitions, result, lines: StepLines, seconds: float) -> list[str]:
     warehouse = defs.resources["warehouse"]
     text = ["", f"warehouse: {warehouse.engine} at {warehouse.location}"]
     report = None
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sparkify_assets", description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="show Dagster's event log")
     args = parser.parse_args(argv)
+    with exit_on_bad_setting():  # building the Definitions reads the settings
+        from sparkify_assets.definitions import defs
     instance = (
         DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     )
@@ -150,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         run_config=None if args.verbose else QUIET,
     )
     lines.done.set()
-    print("\n".join(summary(result, lines, time.monotonic() - started)))
+    print("\n".join(summary(defs, result, lines, time.monotonic() - started)))
     return 0 if result.success else 1
 
 

@@ -32,8 +32,9 @@ from dagster import (
     sensor,
 )
 
+from sparkify_assets.failures import failure_reason, first_line
+
 DEFAULT_UI_URL = "http://127.0.0.1:3000"  # what `make dev` serves
-ERROR_CHARS = 300  # of an error's first line: enough to act on, short enough to read in chat
 
 
 class AlertError(RuntimeError):
@@ -82,11 +83,6 @@ class AlertWebhook(ConfigurableResource):
             ) from None
 
 
-def first_line(text: str | None) -> str:
-    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    return line[:ERROR_CHARS]
-
-
 def failed_blocking_checks(context: RunFailureSensorContext) -> list[str]:
     """`asset:check` of each blocking check that failed in the run."""
     records = context.instance.all_logs(
@@ -108,8 +104,7 @@ def run_failure_message(
     fields = {"Job": run.job_name}
     if steps:
         fields["Failed steps"] = "; ".join(
-            f"{event.step_key}: {first_line(event.event_specific_data.error.message)}"
-            for event in steps
+            f"{event.step_key}: {failure_reason(event.event_specific_data)}" for event in steps
         )
     else:
         fields["Error"] = first_line(context.failure_event.message)

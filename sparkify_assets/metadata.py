@@ -39,10 +39,14 @@ def column_lineage(deps: Mapping[str, Sequence[tuple[str, str]]]) -> TableColumn
     )
 
 
+def as_text(value: Any) -> str:
+    """A value as a table shows it to people: NULL for none."""
+    return "NULL" if value is None else str(value)
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def cell(value: Any) -> str:
-        text = "NULL" if value is None else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")[:80]
+        return as_text(value).replace("|", "\\|").replace("\n", " ")[:80]
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]

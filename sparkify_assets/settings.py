@@ -6,8 +6,10 @@ variable and what it accepts. Secrets only travel as `dagster.EnvVar`.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 
 from dagster import EnvVar
 
@@ -23,6 +25,17 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 
 class ConfigError(ValueError):
     """A setting that cannot work, named with what it accepts."""
+
+
+@contextlib.contextmanager
+def exit_on_bad_setting() -> Iterator[None]:
+    """For a command: a bad setting ends it with its one-line message on stderr and exit status
+    2 (a usage error), without a traceback: the message names the variable to fix."""
+    try:
+        yield
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, accepted: tuple[str, ...]) -> str:
@@ -84,9 +97,18 @@ def build_lake(env: Mapping[str, str]) -> Lake:
     )
 
 
+def _every_engine(env: Mapping[str, str]) -> dict:
+    """The settings every engine's resource takes."""
+    report_dir = env.get("SPARKIFY_REPORT_DIR", "").strip()
+    if report_dir and os.path.exists(report_dir) and not os.path.isdir(report_dir):
+        raise ConfigError(f"SPARKIFY_REPORT_DIR={report_dir!r} is not a folder; use a folder")
+    return {"report_dir": report_dir or None}
+
+
 def _server(env: Mapping[str, str], port: int, sslmode: str) -> dict:
     """Where a server engine is and as whom: the settings PostgreSQL and Redshift share."""
     return {
+        **_every_engine(env),
         "host": env.get("SPARKIFY_DB_HOST") or "127.0.0.1",
         "port": _port(env, "SPARKIFY_DB_PORT", port),
         "database": env.get("SPARKIFY_DB_NAME") or "sparkify",
@@ -98,7 +120,9 @@ def _server(env: Mapping[str, str], port: int, sslmode: str) -> dict:
 
 
 def _duckdb(env: Mapping[str, str]) -> DuckDBWarehouse:
-    return DuckDBWarehouse(path=env.get("SPARKIFY_DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH))
+    return DuckDBWarehouse(
+        path=env.get("SPARKIFY_DUCKDB_PATH") or str(DEFAULT_DUCKDB_PATH), **_every_engine(env)
+    )
 
 
 def _postgres(env: Mapping[str, str]) -> PostgresWarehouse:

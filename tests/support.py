@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -69,6 +70,65 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class Relay:
+    """A TCP relay on a loopback port to `upstream_port` (a server on loopback): counts the
+    connections it relays, and can cut the next connections at once or refuse all traffic for a
+    while: the server restarting, or going away and coming back, as its clients see it."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self.connections = 0  # accepted and relayed, since the relay started
+        self.to_cut = 0  # the next connections accepted and closed at once
+        self.open = threading.Event()
+        self.open.set()
+        self.listening = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+        self.listening.wait(5)
+
+    def _serve(self):
+        while True:
+            self.open.wait()
+            with socket.create_server(("127.0.0.1", self.port)) as server:
+                server.settimeout(0.1)
+                self.listening.set()
+                while self.open.is_set():
+                    try:
+                        client, _ = server.accept()
+                    except TimeoutError:
+                        continue
+                    if self.to_cut:
+                        self.to_cut -= 1
+                        client.close()
+                        continue
+                    upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+                    self.connections += 1
+                    self.sockets += [client, upstream]
+                    for a, b in ((client, upstream), (upstream, client)):
+                        threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            self.listening.clear()
+
+    @staticmethod
+    def _pump(source, sink):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def outage(self, seconds: float):
+        """Refuse new connections and cut the open ones, for `seconds`; returns once new
+        connections are refused."""
+        self.open.clear()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+        while self.listening.is_set():
+            time.sleep(0.01)
+        threading.Timer(seconds, self.open.set).start()
 
 
 def admin_connection():
@@ -391,10 +451,17 @@ MATERIALIZE = [
 ]
 
 
+def importing_this_checkout(env: dict) -> dict:
+    """`env` with this checkout first on PYTHONPATH: a command run from another directory would
+    otherwise import whatever copy of the package is installed."""
+    return env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))}
+
+
 def cli_env(warehouse: Warehouse, lake_dir, home: Path) -> dict:
     """The environment of a CLI run on `warehouse` and `lake_dir`, its instance in `home`."""
     home.mkdir(exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home), "SPARKIFY_LAKE": str(lake_dir)}
+    env = importing_this_checkout(env)
     if warehouse.engine == "duckdb":
         env |= {"SPARKIFY_WAREHOUSE": "duckdb", "SPARKIFY_DUCKDB_PATH": warehouse.path}
     else:

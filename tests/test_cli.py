@@ -56,5 +56,6 @@ def test_make_run_prints_a_line_per_step_and_a_closing_summary(
     (checks,) = [line for line in lines if line.startswith("checks: ")]
     assert re.fullmatch(r"checks: \d+ passed, \d+ warned, 0 failed", checks)
     (report,) = [line[len("report: ") :] for line in lines if line.startswith("report: ")]
-    assert Path(report) == tmp_path / "data" / "analytics_report.html" and Path(report).is_file()
+    report_beside_the_warehouse = Path(duckdb_warehouse.path).parent / "analytics_report.html"
+    assert Path(report) == report_beside_the_warehouse and Path(report).is_file()
     assert re.fullmatch(r"run succeeded in \d+\.\d s: [0-9a-f-]{36}", lines[-1])

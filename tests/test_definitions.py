@@ -56,6 +56,7 @@ def test_every_asset_says_what_a_row_means():
         ({"SPARKIFY_LAKE": "s3://"}, "SPARKIFY_LAKE='s3://' names no bucket"),
         ({"SPARKIFY_LAKE": "gs://bucket/x"}, "SPARKIFY_LAKE='gs://bucket/x' is not supported"),
         ({"SPARKIFY_FRESH_WITHIN_HOURS": "soon"}, "SPARKIFY_FRESH_WITHIN_HOURS='soon' is not"),
+        ({"SPARKIFY_REPORT_DIR": __file__}, f"SPARKIFY_REPORT_DIR={__file__!r} is not a folder"),
         (
             {"SPARKIFY_REPOSITORY_URL": "git@example.org:o/r"},
             "SPARKIFY_REPOSITORY_URL='git@example.org:o/r' is not supported",

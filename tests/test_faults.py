@@ -6,9 +6,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 
 import pytest
 from dagster import AssetSpec, Backoff, materialize
@@ -27,6 +25,7 @@ from tests.support import (
     PG,
     PRODUCTION_INSTANCE,
     STAR_TABLES,
+    Relay,
     add_day,
     assert_matches_reference,
     cli_env,
@@ -344,50 +343,6 @@ def test_missing_bucket_says_so(s3_endpoint, aws_credentials):
         lake.check("log_data/")
 
 
-class PausableProxy:
-    """A TCP relay to `upstream` on a loopback port that can refuse all traffic for a while:
-    the S3 server going away and coming back, as seen by the client."""
-
-    def __init__(self, upstream_port: int):
-        self.upstream_port = upstream_port
-        self.port = free_port()
-        self.open = threading.Event()
-        self.open.set()
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            self.open.wait()
-            with socket.create_server(("127.0.0.1", self.port)) as server:
-                server.settimeout(0.1)
-                while self.open.is_set():
-                    try:
-                        client, _ = server.accept()
-                    except TimeoutError:
-                        continue
-                    upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-                    self.sockets += [client, upstream]
-                    for a, b in ((client, upstream), (upstream, client)):
-                        threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(source, sink):
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def outage(self, seconds: float):
-        """Refuse new connections and cut the open ones, for `seconds`."""
-        self.open.clear()
-        for sock in self.sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
-        threading.Timer(seconds, self.open.set).start()
-
-
 def test_s3_away_for_a_few_seconds_during_a_load(
     duckdb_warehouse, lake_dir, s3_endpoint, s3_client, s3_lake
 ):
@@ -396,7 +351,7 @@ def test_s3_away_for_a_few_seconds_during_a_load(
         s3_client.upload_file(
             str(path), bucket, f"{prefix}/{path.relative_to(lake_dir).as_posix()}"
         )
-    proxy = PausableProxy(int(s3_endpoint.rsplit(":", 1)[1]))
+    proxy = Relay(int(s3_endpoint.rsplit(":", 1)[1]))
     proxy.outage(4.0)  # the run starts while the server is away
     run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=f"http://127.0.0.1:{proxy.port}")
     assert_matches_reference(duckdb_warehouse, lake_dir)

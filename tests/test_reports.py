@@ -9,16 +9,18 @@ import contextlib
 import re
 import uuid
 from collections import Counter
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from dagster import materialize
 
-from sparkify_assets.assets.reports import CHARTS, REPORTS, daily_levels
+from sparkify_assets.assets.reports import CHARTS, REPORTS, daily_levels, html_table
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake
+from sparkify_assets.settings import build_warehouse
 from tests.reference import compute
 from tests.support import (
     PG,
@@ -105,6 +107,118 @@ INLINE_PNG = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 
 def inline_images(text: str) -> list[bytes]:
     return [base64.b64decode(data) for data in INLINE_PNG.findall(text)]
+
+
+class ReportPage(HTMLParser):
+    """An HTML report read back: each table under its <h2> title, as rows of cell texts (the
+    header row first), and every start tag seen."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.tags: list[str] = []
+        self.title: list[str] | None = None
+        self.cell: list[str] | None = None
+        self.rows: list[list[str]] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "h2":
+            self.title = []
+        elif tag == "table":
+            self.rows = self.tables.setdefault("".join(self.title or []), [])
+        elif tag == "tr":
+            self.rows.append([])
+        elif tag in ("th", "td"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td"):
+            self.rows[-1].append("".join(self.cell))
+            self.cell = None
+
+    def handle_data(self, data):
+        for text in (self.cell, self.title if self.tags[-1:] == ["h2"] else None):
+            if text is not None:
+                text.append(data)
+
+
+def cells(row) -> list[str]:
+    return ["NULL" if value is None else str(value) for value in row]
+
+
+def assert_tables_in_page(page: str, expected: dict[str, list[tuple]]) -> None:
+    """The page holds each report as a real table (header cells, then a row per answer, each
+    value whole), and no markdown table."""
+    tables = ReportPage(page).tables
+    assert list(tables) == list(REPORTS.values())
+    for name, rows in expected.items():
+        header, *body = tables[REPORTS[name]]
+        assert header == HEADERS[name], name
+        assert body == [cells(row) for row in rows], name
+    assert not [line for line in page.splitlines() if line.lstrip().startswith("|")]
+
+
+def test_the_report_file_holds_html_tables_beside_the_duckdb_file(
+    built_duckdb_copy, lake_template, tmp_path, monkeypatch
+):
+    """Not in the working directory: beside the warehouse it reports on."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = materialize(
+        ALL_ASSETS,
+        selection=["analytics_report"],
+        resources={"warehouse": built_duckdb_copy, "lake": Lake(url=".")},
+    )
+    path = Path(built_duckdb_copy.path).parent / "analytics_report.html"
+    assert metadata_of(result, "analytics_report")["report_file"] == str(path)
+    assert_tables_in_page(path.read_text(encoding="utf-8"), expected_reports(lake_template))
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_on_postgres_the_report_file_goes_to_its_setting_or_data(
+    built_postgres, lake_template, tmp_path, monkeypatch
+):
+    """SPARKIFY_REPORT_DIR when set, else data/ in the working directory."""
+    monkeypatch.setenv("SPARKIFY_DB_PASSWORD", PG["password"])
+    monkeypatch.chdir(tmp_path)
+    server = {
+        "SPARKIFY_WAREHOUSE": "postgres",
+        "SPARKIFY_DB_HOST": PG["host"],
+        "SPARKIFY_DB_PORT": str(PG["port"]),
+        "SPARKIFY_DB_NAME": built_postgres.database,
+        "SPARKIFY_DB_USER": PG["user"],
+        "SPARKIFY_DB_PASSWORD": PG["password"],
+    }
+    expected = expected_reports(lake_template)
+    for report_dir, folder in (
+        (str(tmp_path / "reports"), tmp_path / "reports"),
+        ("", tmp_path / "data"),
+    ):
+        warehouse = build_warehouse(server | {"SPARKIFY_REPORT_DIR": report_dir})
+        materialize(
+            ALL_ASSETS,
+            selection=["analytics_report"],
+            resources={"warehouse": warehouse, "lake": Lake(url=".")},
+        )
+        page = (folder / "analytics_report.html").read_text(encoding="utf-8")
+        # Ties at the tenth row order by the database's collation: the first rows, whole.
+        tables = ReportPage(page).tables
+        for name, rows in expected.items():
+            header, *body = tables[REPORTS[name]]
+            assert header == HEADERS[name] and body[:1] == [cells(rows[0])], name
+
+
+def test_report_tables_escape_the_names_from_the_lake():
+    """A title is whatever the lake says: it shows as text and never becomes markup."""
+    title = '<script>alert("x")</script> & <b>Ü</b>'
+    page = html_table(["title", "plays"], [(title, 3), (None, 1)])
+    read = ReportPage(f"<h2>t</h2>{page}")
+    assert read.tables == {"t": [["title", "plays"], [title, "3"], ["NULL", "1"]]}
+    assert "script" not in read.tags and "b" not in read.tags
 
 
 def test_the_report_draws_its_charts_in_the_metadata_and_in_its_file(built_duckdb_copy, tmp_path):

@@ -3,8 +3,10 @@
 
 import html
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -18,7 +20,8 @@ from pydantic import Field
 
 from sparkify_assets import charts, load_protocol, sql_files
 from sparkify_assets.assets.star import artists, play_times, songplays, songs, users
-from sparkify_assets.metadata import markdown_table
+from sparkify_assets.failures import refusals_fail_at_once
+from sparkify_assets.metadata import as_text, markdown_table
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Session, Warehouse
 
 # The questions shown as tables too (sql/reports.sql), with their titles.
@@ -29,14 +32,19 @@ REPORTS = {
     "plays_by_hour": "Plays by hour of day (UTC)",
 }
 CHARTS = ("plays_per_hour", "plays_per_day", "paid_share", "top_songs", "top_artists")
-DEFAULT_REPORT_PATH = "data/analytics_report.html"
+REPORT_FILE = "analytics_report.html"  # in the warehouse's report folder
+TABLE_STYLE = (
+    "body{font-family:sans-serif} table{border-collapse:collapse} "
+    "th,td{border:1px solid #ccc;padding:2px 8px;text-align:left}"
+)
 
 
 class ReportConfig(Config):
-    report_path: str = Field(
-        default=DEFAULT_REPORT_PATH,
+    report_path: str | None = Field(
+        default=None,
         description="Where the report is written as one HTML file (relative to the working "
-        "directory of the run).",
+        "directory of the run). Default: analytics_report.html in the warehouse's report folder "
+        "(SPARKIFY_REPORT_DIR, or beside the DuckDB file).",
     )
 
 
@@ -71,14 +79,28 @@ def draw(session: Session, answers: dict[str, list]) -> dict[str, bytes]:
     }
 
 
-def write_html(path: Path, markdown_sections: list[tuple[str, str]], images: dict[str, bytes]):
-    """The report as one self-contained HTML file: charts inline, tables as preformatted text."""
-    parts = ["<!doctype html><meta charset='utf-8'><title>Sparkify analytics report</title>"]
-    parts.append("<h1>Sparkify analytics report</h1>")
+def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """One HTML table; every name and value escaped (titles and names come from the lake)."""
+
+    def cells(tag: str, values: Sequence[Any]) -> str:
+        return "".join(f"<{tag}>{html.escape(as_text(v))}</{tag}>" for v in values)
+
+    body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
+    return f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_html(path: Path, sections: Sequence[tuple[str, str]], images: dict[str, bytes]) -> None:
+    """The report as one self-contained HTML file: charts inline, then each (title, HTML table)
+    of `sections`."""
+    parts = [
+        "<!doctype html><meta charset='utf-8'><title>Sparkify analytics report</title>",
+        f"<style>{TABLE_STYLE}</style>",
+        "<h1>Sparkify analytics report</h1>",
+    ]
     for name, image in images.items():
         parts.append(f"<p><img alt='{name}' src='{charts.data_uri(image)}'></p>")
-    for title, table in markdown_sections:
-        parts.append(f"<h2>{html.escape(title, quote=False)}</h2><pre>{html.escape(table)}</pre>")
+    for title, table in sections:
+        parts.append(f"<h2>{html.escape(title, quote=False)}</h2>{table}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")
 
@@ -97,17 +119,19 @@ def analytics_report(
     tables of plays by paid users, the top songs and artists, and plays by hour."""
     answers: dict[str, list] = {}
     # A first run may select only part of the graph: absent tables read as empty.
-    with load_protocol.reading(warehouse, sql_files.TABLE_ASSETS) as session:
+    tables_read = sql_files.TABLE_ASSETS
+    with refusals_fail_at_once(), load_protocol.reading(warehouse, tables_read) as session:
         for name in REPORTS:
             answers[name] = session.query("reports", name)
         images = draw(session, {name: rows for name, (_, rows) in answers.items()})
-    tables = [(REPORTS[name], markdown_table(*answers[name])) for name in REPORTS]
     charts_md = "\n\n".join(
         f"![{name}]({charts.data_uri(image)})" for name, image in images.items()
     )
-    tables_md = "\n\n".join(f"### {title}\n\n{table}" for title, table in tables)
-    path = Path(config.report_path)
-    write_html(path, tables, images)
+    tables_md = "\n\n".join(
+        f"### {title}\n\n{markdown_table(*answers[name])}" for name, title in REPORTS.items()
+    )
+    path = Path(config.report_path or warehouse.report_folder() / REPORT_FILE)
+    write_html(path, [(REPORTS[name], html_table(*answers[name])) for name in REPORTS], images)
     context.log.info(f"analytics report: {len(images)} charts, written to {path}")
     return MaterializeResult(
         metadata={

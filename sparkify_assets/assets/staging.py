@@ -11,6 +11,7 @@ from dagster import (
 from pydantic import Field
 
 from sparkify_assets import load_protocol
+from sparkify_assets.failures import refusals_fail_at_once
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.metadata import markdown_table, table_metadata
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
@@ -40,7 +41,8 @@ def stage(
         raise Failure(str(exc), allow_retries=False) from None  # retrying cannot fix settings
     objects = list(lake.list_objects(prefix))
     progress = LoadProgress(table, context.log.info)
-    with load_protocol.locked(warehouse, load_protocol.staging_locks(table)) as session:
+    locks = load_protocol.staging_locks(table)
+    with refusals_fail_at_once(), load_protocol.locked(warehouse, locks) as session:
         with progress.reporting():
             load = load_protocol.stage(session, table, lake, objects, config.full_refresh, progress)
         if load.rows_rejected:

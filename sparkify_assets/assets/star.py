@@ -28,6 +28,7 @@ from dagster import (
 from sparkify_assets import audit, load_protocol
 from sparkify_assets.assets.staging import LoadConfig
 from sparkify_assets.checks import CHECKED_TABLES
+from sparkify_assets.failures import refusals_fail_at_once
 from sparkify_assets.metadata import table_metadata
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
 
@@ -103,10 +104,11 @@ def star_table(
         **WAREHOUSE_STEP,
     )
     def star_step(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
-        if AssetKey(table) in context.selected_asset_keys:
-            yield from merge(context, table, sources, config, warehouse, lineage)
-        else:
-            yield from audit_only(context, table, warehouse)
+        with refusals_fail_at_once():
+            if AssetKey(table) in context.selected_asset_keys:
+                yield from merge(context, table, sources, config, warehouse, lineage)
+            else:
+                yield from audit_only(context, table, warehouse)
 
     return star_step
 

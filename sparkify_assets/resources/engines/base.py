@@ -12,6 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from dagster import Backoff, ConfigurableResource, RetryPolicy
@@ -20,11 +21,13 @@ from pydantic import Field
 
 from sparkify_assets import sql_files
 from sparkify_assets.load_progress import LoadProgress
+from sparkify_assets.resources.engines.refusals import is_refusal
 from sparkify_assets.resources.lake import Lake, LakeObject
 
 WAREHOUSE_POOL = "warehouse"  # Dagster concurrency pool of every step that writes or reads it
 # What every asset step that works in the warehouse shares: its pool, and retries for what passes
 # (a server restarting, a network blip). A retry is safe: a failed step rolled back everything.
+# A refusal (a wrong password, a missing privilege) is not retried: failures.py.
 WAREHOUSE_STEP = {
     "pool": WAREHOUSE_POOL,
     "retry_policy": RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL),
@@ -195,6 +198,21 @@ class Warehouse(ConfigurableResource, ABC):
     """The warehouse the star schema lives in; one subclass per engine."""
 
     engine: ClassVar[str]
+    report_dir: str | None = Field(
+        default=None,
+        description="Folder of the files made for people (the analytics report); default: "
+        "beside the warehouse's data (data_folder)",
+    )
+
+    def report_folder(self) -> Path:
+        """Where the files made for people (the analytics report) go: `report_dir`, else beside
+        the warehouse's data."""
+        return Path(self.report_dir) if self.report_dir else self.data_folder()
+
+    def data_folder(self) -> Path:
+        """The local folder beside the warehouse's data. A server keeps its data on another
+        machine: `data/` in the working directory."""
+        return Path("data")
 
     @property
     @abstractmethod
@@ -228,7 +246,9 @@ class Warehouse(ConfigurableResource, ABC):
             self._create(missing, wait)
         except (WarehouseUnavailable, WarehouseBusy):
             raise
-        except Exception:
+        except Exception as error:
+            if is_refusal(error):  # a missing privilege: the second try would be refused too
+                raise
             # Another run created one of them at the same moment and committed first: its
             # catalog entry made ours fail. Once more, IF NOT EXISTS sees the table.
             time.sleep(1)

@@ -87,6 +87,9 @@ class DuckDBWarehouse(Warehouse):
     def location(self) -> str:
         return str(Path(self.path).resolve())
 
+    def data_folder(self) -> Path:
+        return Path(self.path).parent
+
     @contextlib.contextmanager
     def connect(self, wait: bool = True) -> Iterator[DuckDBSession]:
         con = _open(self.path, wait)
