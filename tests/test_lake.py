@@ -149,7 +149,7 @@ def test_check_says_what_to_fix_for_s3(s3_endpoint, s3_client, s3_lake, monkeypa
 
 def test_local_files_are_the_files_themselves_in_a_folder(tmp_path):
     lake = folder_lake(tmp_path)
-    with lake.local_files(DATA[:2]) as paths:
+    with lake.content_files(DATA[:2]) as paths:
         assert paths == {k: tmp_path.resolve() / k for k in DATA[:2]}
     assert all(p.exists() for p in paths.values())  # nothing removed
     assert lake.read_bytes(DATA[0]) == TRICKY[DATA[0]].encode()
@@ -159,14 +159,14 @@ def test_local_files_of_s3_are_copies_removed_afterwards(s3_endpoint, s3_client,
     for key in DATA:
         put(s3_client, s3_lake, key, TRICKY[key].encode())
     lake = Lake(url=s3_lake, s3_endpoint_url=s3_endpoint)
-    with lake.local_files(DATA) as paths:
+    with lake.content_files(DATA) as paths:
         assert list(paths) == DATA
         assert {k: p.read_bytes() for k, p in paths.items()} == {
             k: TRICKY[k].encode() for k in DATA
         }
         (spool,) = {p.parent for p in paths.values()}
     assert not spool.exists()
-    with pytest.raises(RuntimeError), lake.local_files(DATA[:1]) as paths:
+    with pytest.raises(RuntimeError), lake.content_files(DATA[:1]) as paths:
         spool = next(iter(paths.values())).parent
         raise RuntimeError("the load failed")
     assert not spool.exists()  # removed on a failure too
@@ -210,12 +210,12 @@ def slow_lake(s3_endpoint, s3_client, s3_lake):
 
 def test_s3_objects_are_read_with_one_get_each_many_at_once(slow_lake):
     lake, stats, bodies = slow_lake
-    assert list(lake.read_objects(bodies)) == list(bodies.items())  # in the keys' order
+    assert list(lake.read_contents(bodies)) == list(bodies.items())  # in the keys' order
     assert stats.by_method == {"GET": 40}  # no HEAD before a GET
     assert stats.max_in_flight == 8
 
     stats.reset()
-    with lake.local_files(bodies) as paths:
+    with lake.content_files(bodies) as paths:
         assert {k: p.read_bytes() for k, p in paths.items()} == bodies
     assert stats.by_method == {"GET": 40}
     assert stats.max_in_flight == 8
@@ -242,11 +242,11 @@ def test_a_failed_get_is_retried_and_a_missing_object_named(slow_lake):
     lake, stats, bodies = slow_lake
     first = next(iter(bodies))
     stats.fail_once.add(f"/{lake.bucket}/{lake.prefix}{first}")  # S3's 503 SlowDown, once
-    assert dict(lake.read_objects(bodies)) == bodies
+    assert dict(lake.read_contents(bodies)) == bodies
     assert stats.by_method == {"GET": 41}
 
     missing = "song_data/A/gone.json"
     with pytest.raises(ObjectReadError, match=f"{lake.s3_uri(missing)}: .*NoSuchKey"):
-        list(lake.read_objects([first, missing]))
-    with pytest.raises(ObjectReadError, match=lake.s3_uri(missing)), lake.local_files([missing]):
+        list(lake.read_contents([first, missing]))
+    with pytest.raises(ObjectReadError, match=lake.s3_uri(missing)), lake.content_files([missing]):
         pass

@@ -20,6 +20,7 @@ import botocore.exceptions
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from sparkify_assets.resources.compression import content, content_file
 from sparkify_assets.resources.folder_keys import sorted_keys
 from sparkify_assets.resources.in_order import in_order
 from sparkify_assets.resources.lake_objects import (
@@ -211,40 +212,43 @@ class Lake(ConfigurableResource):
             return self._get(key, lambda body: body.read())
         return (self.root / key).read_bytes()
 
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        """(key, body) of each of `keys`, in their order, for objects small enough to hold.
+    def read_contents(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """(key, content) of each of `keys`, in their order, for objects small enough to hold:
+        the JSON each holds, decompressed when it is compressed (compression.py).
 
         On S3, one GET per object and up to `concurrency` of them in flight; a folder is read
         in the caller's thread (threads only add contention to reads of local files).
         """
         if not self.is_s3:
             root = self.root
-            yield from ((key, (root / key).read_bytes()) for key in keys)
+            yield from ((key, content((root / key).read_bytes())) for key in keys)
             return
-        yield from in_order(lambda key: (key, self.read_bytes(key)), keys, self.concurrency)
+        yield from in_order(
+            lambda key: (key, content(self.read_bytes(key))), keys, self.concurrency
+        )
 
     @contextlib.contextmanager
-    def local_files(self, keys: Iterable[str]) -> Iterator[dict[str, Path]]:
-        """Local paths for `keys`: the files themselves, or streamed copies of S3 objects.
+    def content_files(self, keys: Iterable[str]) -> Iterator[dict[str, Path]]:
+        """Local files holding the JSON of `keys`: the files themselves, or streamed copies of
+        S3 objects; a compressed object's decompressed copy instead (compression.py).
 
         S3 objects are fetched with one GET each, `concurrency` at a time, into a temporary
         folder that is removed on exit; a body goes to disk a piece at a time. A caller holds at
         most one chunk of the lake on disk, never the whole bucket.
         """
-        if not self.is_s3:
-            root = self.root
-            yield {key: root / key for key in keys}
-            return
         spool = Path(tempfile.mkdtemp(prefix="sparkify-lake-"))
         try:
-            numbered = {key: spool / f"{n}.json" for n, key in enumerate(keys)}
-            for _done in in_order(self._download, numbered.items(), self.concurrency):
-                pass
-            yield numbered
+            if self.is_s3:
+                numbered = [(key, spool / f"{n}.object") for n, key in enumerate(keys)]
+                paths = in_order(self._download, numbered, self.concurrency)
+            else:
+                root = self.root
+                paths = ((key, content_file(root / key, spool)) for key in keys)
+            yield dict(paths)
         finally:
             shutil.rmtree(spool, ignore_errors=True)
 
-    def _download(self, item: tuple[str, Path]) -> None:
+    def _download(self, item: tuple[str, Path]) -> tuple[str, Path]:
         key, path = item
 
         def write(body) -> None:
@@ -253,6 +257,7 @@ class Lake(ConfigurableResource):
                     out.write(piece)
 
         self._get(key, write)
+        return key, content_file(path, path.parent)
 
     def _get(self, key: str, take: Callable[..., T]) -> T:
         return get_body(self.s3_client(), self.bucket, self.prefix + key, self.s3_uri(key), take)

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sparkify_assets.resources.compression import declared_compression
+
 JSONPATHS_FILE = "log_json_path.json"
+# The suffixes of data objects: JSON, plain or gzip-compressed (as Kinesis Firehose writes it).
+DATA_SUFFIXES = (".json", ".json.gz")
 
 
 @dataclass(frozen=True)
@@ -16,6 +20,11 @@ class LakeObject:
     key: str
     etag: str  # S3's ETag, or size and mtime for a file: changes whenever the content may have
     size: int
+
+    @property
+    def compression(self) -> str | None:
+        """The compression its name declares ("gzip" for `.json.gz`), None for plain JSON."""
+        return declared_compression(self.key)
 
 
 @dataclass(frozen=True)
@@ -32,5 +41,6 @@ class ListingPage:
 
 
 def is_data_key(key: str, size: int) -> bool:
-    """Raw data is a non-empty `.json` object; folder markers and the JSONPaths file are not."""
-    return size > 0 and key.endswith(".json") and key.rsplit("/", 1)[-1] != JSONPATHS_FILE
+    """Raw data is a non-empty `.json` or `.json.gz` object; folder markers and the JSONPaths
+    file are not."""
+    return size > 0 and key.endswith(DATA_SUFFIXES) and key.rsplit("/", 1)[-1] != JSONPATHS_FILE

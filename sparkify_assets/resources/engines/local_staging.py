@@ -81,7 +81,7 @@ def stage_records(
         records.update(chunk_records)
         progress.done(chunk, chunk_records.total())
     for chunk in chunks(big, chunk_bytes):
-        with lake.local_files(o.key for o in chunk) as paths:
+        with lake.content_files(o.key for o in chunk) as paths:
             progress.read(len(chunk))
             chunk_records = _stage_files(con, load, table, paths, load_batch)
         records.update(chunk_records)
@@ -103,10 +103,10 @@ def chunks(objects: Sequence[LakeObject], chunk_bytes: int) -> Iterator[list[Lak
 
 
 def _bodies(lake: Lake, chunked: Iterable[list[LakeObject]], progress: LoadProgress):
-    """Each chunk with its objects' bytes, read one after another (many GETs at once on S3)."""
+    """Each chunk with its objects' contents, read one after another (many GETs at once on S3)."""
     for chunk in chunked:
         bodies = []
-        for _key, body in lake.read_objects(o.key for o in chunk):
+        for _key, body in lake.read_contents(o.key for o in chunk):
             bodies.append(body)
             progress.read(1)
         yield chunk, bodies
