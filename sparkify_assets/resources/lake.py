@@ -27,7 +27,10 @@ from sparkify_assets.resources.lake_objects import (
     JSONPATHS_FILE,
     LakeObject,
     ListingPage,
+    NotData,
+    PrefixListing,
     is_data_key,
+    sorted_out,
 )
 from sparkify_assets.resources.s3_listing import list_prefix
 from sparkify_assets.resources.s3_reads import ObjectReadError, get_body, s3_client
@@ -42,6 +45,8 @@ __all__ = [
     "LakeError",
     "LakeObject",
     "ListingPage",
+    "NotData",
+    "PrefixListing",
     "ObjectReadError",
     "is_data_key",
 ]
@@ -134,18 +139,29 @@ class Lake(ConfigurableResource):
             )
 
     def list_objects(self, prefix: str, start_after: str | None = None) -> Iterator[LakeObject]:
-        """Data objects under `prefix` (relative to the lake root), in key order, lazily.
+        """Data objects under `prefix` (relative to the lake root), in key order, lazily."""
+        for obj in self._listed(prefix, start_after):
+            if is_data_key(obj.key, obj.size):
+                yield obj
+
+    def listing(self, prefix: str) -> PrefixListing:
+        """Everything under `prefix`: its data objects, and the objects that are not data with
+        why (lake_objects.not_data_reason), for a load to report rather than skip in silence."""
+        return PrefixListing(*sorted_out(list(self._listed(prefix))))
+
+    def _listed(self, prefix: str, start_after: str | None = None) -> Iterator[LakeObject]:
+        """Every object under `prefix`, data or not, in key order, lazily.
 
         The whole of an S3 prefix is listed folder by folder, `concurrency` requests at once
         (s3_listing.py); a listing that starts after a key goes page after page."""
         if self.is_s3 and start_after is None:
             root = self.prefix + prefix
             items = list_prefix(self.s3_client(), self.bucket, root, self.concurrency)
-            objects = (self._s3_object(item) for item in items)
-            yield from (o for o in objects if is_data_key(o.key, o.size))
+            yield from (self._s3_object(item) for item in items)
             return
-        for page in self.list_pages(prefix, start_after):
-            yield from page.objects
+        listing = self._s3_pages if self.is_s3 else self._folder_pages
+        for page, _last_key, _more in listing(prefix, start_after, PAGE_SIZE):
+            yield from page
 
     def list_pages(
         self, prefix: str, start_after: str | None = None, page_size: int = PAGE_SIZE
@@ -153,13 +169,14 @@ class Lake(ConfigurableResource):
         """The keys under `prefix` after `start_after`, in key order, a page at a time.
 
         On S3 a page is one ListObjectsV2 request, so a caller that stops early pays only for
-        the pages it took. Pages hold data objects only; `last_key` still advances past folder
-        markers, empty objects and other keys that are not data.
+        the pages it took. A page's `objects` are its data objects, its `not_data` the others
+        (empty objects, markers, other suffixes); `last_key` advances past both, and past folder
+        markers.
         """
         listing = self._s3_pages if self.is_s3 else self._folder_pages
         for page, last_key, more in listing(prefix, start_after, page_size):
-            objects = [o for o in page if is_data_key(o.key, o.size)]
-            yield ListingPage(objects, last_key, more)
+            objects, not_data = sorted_out(page)
+            yield ListingPage(objects, last_key, more, not_data)
 
     def _s3_pages(self, prefix: str, start_after: str | None, page_size: int):
         # dagster-aws's get_objects/get_s3_keys read the whole prefix into a list and sort it by

@@ -239,8 +239,26 @@ def rejects_query(table: str, source: str) -> str:
     )
 
 
-def record_count_query(source: str) -> str:
-    """Records of each object of a chunk, good or bad: splitting lines costs a fraction of
-    parsing them, so a chunk whose good rows add up to these needs no second look for rejects,
-    and the load manifest takes each object's count from here, not from a scan of the table."""
-    return f"WITH {_records(source)} SELECT object_key, COUNT(*) FROM records GROUP BY object_key"
+@functools.cache
+def record_keys_query(source: str) -> str:
+    """Records of each object of a chunk, good or bad, by the list of JSON keys they hold
+    (NULL for a record that is not a JSON object): (object_key, keys, records).
+
+    One pass for two jobs. The counts: a chunk whose good rows add up to them needs no second
+    look for rejects, and the load manifest takes each object's count from here, not from a
+    scan of the table. The key sets: schema drift (schema_drift.py), from the few distinct
+    sets of each object, never from a loop over records."""
+    return f"""
+WITH {_records(source)}
+-- Grouped by a hash of the key list, not the list (or the list sorted): 0.53 s against 1.27 s
+-- for 315,000 events, where counting alone takes 0.26 s. Key order may split a set in two
+-- groups; schema_drift.py merges them.
+SELECT object_key, any_value(keys) AS keys, COUNT(*) AS records
+FROM (
+    SELECT object_key,
+           CASE WHEN strlen(line) <= {MAX_RECORD_BYTES}
+                     AND (starts_with(line, '{{') OR try(json_type(line)) = 'OBJECT')
+                THEN try(json_keys(line)) END AS keys
+    FROM records
+)
+GROUP BY object_key, hash(keys)"""

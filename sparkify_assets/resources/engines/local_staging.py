@@ -24,6 +24,7 @@ import duckdb
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.resources.engines import json_records
 from sparkify_assets.resources.lake import Lake, LakeObject
+from sparkify_assets.schema_drift import KeyTally
 
 # Objects parsed per statement at most: bounds the spool folder on S3 lakes (DuckDB streams the
 # files, its memory stays within DUCKDB_CONFIG). Each engine's session sets the bytes.
@@ -66,9 +67,11 @@ def stage_records(
     load_batch: int,
     chunk_bytes: int,
     progress: LoadProgress | None = None,
+    key_tally: KeyTally | None = None,
 ) -> Counter[str]:
     """Parse `objects` with `con` and `load` their rows into `table`, rejects into
-    `staging_rejects`, a chunk at a time; return the records of each object that has any."""
+    `staging_rejects`, a chunk at a time; return the records of each object that has any. The
+    JSON key sets of the records are added to `key_tally` if given (schema_drift.py)."""
     records: Counter[str] = Counter()
     progress = progress or LoadProgress(table)
     progress.expect(objects)
@@ -77,13 +80,13 @@ def stage_records(
     small_chunks = chunks(small, min(chunk_bytes, BODY_CHUNK_BYTES))
     for chunk, bodies in read_ahead(_bodies(lake, small_chunks, progress)):
         params = json_records.body_params([o.key for o in chunk], bodies)
-        chunk_records = _stage_chunk(con, load, table, "bodies", params, load_batch)
+        chunk_records = _stage_chunk(con, load, table, "bodies", params, load_batch, key_tally)
         records.update(chunk_records)
         progress.done(chunk, chunk_records.total())
     for chunk in chunks(big, chunk_bytes):
         with lake.content_files(o.key for o in chunk) as paths:
             progress.read(len(chunk))
-            chunk_records = _stage_files(con, load, table, paths, load_batch)
+            chunk_records = _stage_files(con, load, table, paths, load_batch, key_tally)
         records.update(chunk_records)
         progress.done(chunk, chunk_records.total())
     return records
@@ -124,24 +127,39 @@ def read_ahead(items: Iterator) -> Iterator:
 
 
 def _stage_files(
-    con, load: Sink, table: str, paths: dict[str, Path], load_batch: int
+    con,
+    load: Sink,
+    table: str,
+    paths: dict[str, Path],
+    load_batch: int,
+    key_tally: KeyTally | None,
 ) -> Counter[str]:
     keys = list(paths)
     with tempfile.TemporaryDirectory(prefix="sparkify-names-") as aliases:
         files = [_literal_path(paths[k], Path(aliases), n) for n, k in enumerate(keys)]
         params = json_records.file_params(keys, files)
-        return _stage_chunk(con, load, table, "files", params, load_batch)
+        return _stage_chunk(con, load, table, "files", params, load_batch, key_tally)
 
 
 def _stage_chunk(
-    con, load: Sink, table: str, source: str, params: dict, load_batch: int
+    con,
+    load: Sink,
+    table: str,
+    source: str,
+    params: dict,
+    load_batch: int,
+    key_tally: KeyTally | None,
 ) -> Counter[str]:
     """Stage one chunk read from `source` with its `params`; return the records of each of its
-    objects that has any."""
+    objects that has any, and add their key sets to `key_tally` (if given)."""
     params = {"load_batch": load_batch, **params}
     loaded = load(table, json_records.good_rows_query(table, source), params)
-    counted = duckdb_execute(con, json_records.record_count_query(source), params).fetchall()
-    per_object = Counter(dict(counted))
+    per_object: Counter[str] = Counter()
+    by_keys = duckdb_execute(con, json_records.record_keys_query(source), params).fetchall()
+    for object_key, keys, records in by_keys:
+        per_object[object_key] += records
+        if key_tally is not None and keys is not None:
+            key_tally.add(keys, records, object_key)
     records = per_object.total()
     rejected = 0
     if loaded < records:
