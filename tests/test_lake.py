@@ -7,6 +7,14 @@ from __future__ import annotations
 import pytest
 
 from sparkify_assets.resources.lake import Lake, LakeError, ObjectReadError, is_data_key
+from sparkify_assets.resources.lake_objects import (
+    EMPTY,
+    FOLDER_MARKER,
+    JSONPATHS,
+    MARKER,
+    OTHER_SUFFIX,
+    not_data_reason,
+)
 from tests.s3_server import latency_proxy
 from tests.support import counting_calls, put
 
@@ -65,7 +73,7 @@ def folder_lake(root) -> Lake:
 
 def pages(lake: Lake, start_after=None, page_size=3):
     return [
-        ([(o.key, o.size) for o in p.objects], p.last_key, p.more)
+        ([(o.key, o.size) for o in p.objects], p.last_key, p.more, p.not_data)
         for p in lake.list_pages("log_data/", start_after, page_size)
     ]
 
@@ -102,6 +110,14 @@ def test_a_folder_and_s3_list_the_same_pages(tmp_path, s3_endpoint, s3_client, s
             )
     assert [o.key for o in s3.list_objects("log_data/")] == DATA
     assert list(s3.list_objects("no_such_prefix/")) == list(folder.list_objects("no_such/")) == []
+    # What is not data is set apart the same way, with why; an S3 folder marker is a folder.
+    put(s3_client, s3_lake, "log_data/a/", b"")
+    assert s3.listing("log_data/").not_data == folder.listing("log_data/").not_data
+    assert [(o.key, o.reason) for o in folder.listing("log_data/").not_data] == [
+        ("log_data/empty.json", EMPTY),
+        ("log_data/log_json_path.json", JSONPATHS),
+        ("log_data/notes.txt", OTHER_SUFFIX),
+    ]
 
 
 def test_a_symlinked_folder_is_not_followed(tmp_path):
@@ -184,6 +200,16 @@ def test_s3_names_and_region(s3_endpoint, s3_client, aws_credentials):
     s3_client.create_bucket(Bucket="lake-in-virginia")
     assert Lake(url="s3://lake-in-ireland/x", s3_endpoint_url=s3_endpoint).region() == "eu-west-1"
     assert Lake(url="s3://lake-in-virginia", s3_endpoint_url=s3_endpoint).region() == "us-east-1"
+
+
+def test_not_data_reason():
+    assert not_data_reason("log_data/d.json", 1) is None
+    assert not_data_reason("log_data/d.json.gz", 1) is None
+    assert not_data_reason("log_data/2018/12/_SUCCESS", 0) == MARKER
+    assert not_data_reason("log_data/_SUCCESS", 0) == MARKER
+    assert not_data_reason("log_data/d.json.gz", 0) == EMPTY
+    assert not_data_reason("log_data/d.csv", 9) == OTHER_SUFFIX
+    assert not_data_reason("log_data/", 0) == FOLDER_MARKER
 
 
 def test_is_data_key():
