@@ -34,6 +34,8 @@ CHUNK_OBJECTS = 2_000
 # one parsed, the one read meanwhile), each at most BODY_CHUNK_BYTES.
 SMALL_OBJECT_BYTES = 1024 * 1024
 BODY_CHUNK_BYTES = 64 * 1024 * 1024
+# JSON bytes per gzip byte assumed when chunking: app event logs compress about tenfold.
+COMPRESSION_RATIO = 10
 # Bounded memory (DuckDB spills past it); row order in a table means nothing here.
 DUCKDB_CONFIG = {"memory_limit": "768MB", "preserve_insertion_order": False}
 GLOB_CHARACTERS = set("*?[]{}")
@@ -75,8 +77,13 @@ def stage_records(
     records: Counter[str] = Counter()
     progress = progress or LoadProgress(table)
     progress.expect(objects)
-    small = [o for o in objects if o.size < SMALL_OBJECT_BYTES]
-    big = [o for o in objects if o.size >= SMALL_OBJECT_BYTES]
+    # A compressed object is streamed to a file, however small: held in memory, a chunk of
+    # them would be many times BODY_CHUNK_BYTES once decompressed.
+    small: list[LakeObject] = []
+    big: list[LakeObject] = []
+    for obj in objects:
+        is_small = obj.size < SMALL_OBJECT_BYTES and obj.compression is None
+        (small if is_small else big).append(obj)
     small_chunks = chunks(small, min(chunk_bytes, BODY_CHUNK_BYTES))
     for chunk, bodies in read_ahead(_bodies(lake, small_chunks, progress)):
         params = json_records.body_params([o.key for o in chunk], bodies)
@@ -93,14 +100,17 @@ def stage_records(
 
 
 def chunks(objects: Sequence[LakeObject], chunk_bytes: int) -> Iterator[list[LakeObject]]:
+    """`objects` in chunks of at most CHUNK_OBJECTS objects and `chunk_bytes` of JSON (a
+    compressed object counted as what it likely holds, so the spool stays bounded)."""
     chunk: list[LakeObject] = []
     size = 0
     for obj in objects:
-        if chunk and (len(chunk) >= CHUNK_OBJECTS or size + obj.size > chunk_bytes):
+        json_bytes = obj.size * (COMPRESSION_RATIO if obj.compression else 1)
+        if chunk and (len(chunk) >= CHUNK_OBJECTS or size + json_bytes > chunk_bytes):
             yield chunk
             chunk, size = [], 0
         chunk.append(obj)
-        size += obj.size
+        size += json_bytes
     if chunk:
         yield chunk
 
