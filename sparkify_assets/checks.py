@@ -108,6 +108,20 @@ RULES = (
         "The latest load held no mis-encoded title or artist name.",
         False,
     ),
+    Rule(
+        "staging_events",
+        "no_skipped_objects",
+        "Every object under log_data/ is data: none skipped (a marker, an empty object, "
+        "another suffix).",
+        False,
+    ),
+    Rule(
+        "staging_events",
+        "no_schema_drift",
+        "The latest load's records hold the keys sql/staging_events.jsonpaths maps, no more, "
+        "no fewer.",
+        False,
+    ),
     Rule("staging_songs", "not_empty", "Song objects were loaded, so songs are staged.", True),
     Rule(
         "staging_songs",
@@ -117,6 +131,20 @@ RULES = (
     ),
     Rule("staging_songs", "no_rejects", "No song record is quarantined in staging_rejects.", False),
     Rule("staging_songs", "one_version_per_song", "All raw records of a song_id agree.", False),
+    Rule(
+        "staging_songs",
+        "no_skipped_objects",
+        "Every object under song_data/ is data: none skipped (a marker, an empty object, "
+        "another suffix).",
+        False,
+    ),
+    Rule(
+        "staging_songs",
+        "no_schema_drift",
+        "The latest load's records hold the keys sql/staging_songs.jsonpaths maps, no more, "
+        "no fewer.",
+        False,
+    ),
     Rule("users", "key", "user_id is not null and unique.", True, ("users",)),
     Rule("users", "level_domain", "level is 'free' or 'paid'.", True),
     Rule("users", "gender_domain", "gender is 'M', 'F' or unknown (NULL).", False),

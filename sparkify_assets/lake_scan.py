@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sparkify_assets import load_protocol
 from sparkify_assets.resources.engines.base import Warehouse
-from sparkify_assets.resources.lake import PAGE_SIZE, Lake, LakeObject
+from sparkify_assets.resources.lake import PAGE_SIZE, Lake, LakeObject, NotData
 
 RETRY_AFTER_SECONDS = 2 * 3600
 MAX_PENDING = 2_000
@@ -82,11 +82,13 @@ KeyRange = tuple[str | None, str | None]
 
 @dataclass(frozen=True)
 class Listing:
-    """What one part of a tick listed: data objects by key, and the key ranges it covered."""
+    """What one part of a tick listed: data objects by key, the key ranges it covered, and the
+    objects it passed over as not data (by key, with why)."""
 
     objects: dict[str, LakeObject]
     ranges: list[KeyRange]
     pages: int
+    not_data: dict[str, NotData] = field(default_factory=dict)
 
 
 NOTHING = Listing({}, [], 0)
@@ -102,6 +104,7 @@ class Scan:
     sweep_pages: int  # listing pages read by the sweep
     listed: int  # data keys compared with the manifest
     arrived: tuple[LakeObject, ...] = ()  # new or changed objects this tick found (no retries)
+    not_data: tuple[NotData, ...] = ()  # objects listed that are not data, in key order
 
     @property
     def pages(self) -> int:
@@ -116,14 +119,16 @@ def in_range(key: str, key_range: KeyRange) -> bool:
 def list_tail(lake: Lake, watch: Watch, tail: str | None) -> tuple[Listing, str | None]:
     """List on from the tail, at most `tail_pages` pages; return the listing and the new tail."""
     objects: dict[str, LakeObject] = {}
+    not_data: dict[str, NotData] = {}
     pages, last, more = 0, tail, False
     for page in lake.list_pages(watch.prefix, tail, watch.page_size):
         pages += 1
         objects.update((o.key, o) for o in page.objects)
+        not_data.update((o.key, o) for o in page.not_data)
         last, more = page.last_key, page.more
         if pages == watch.tail_pages:
             break
-    return Listing(objects, [(tail, last if more else None)], pages), last
+    return Listing(objects, [(tail, last if more else None)], pages, not_data), last
 
 
 def list_sweep(
@@ -137,15 +142,17 @@ def list_sweep(
     if tail is None:
         return NOTHING, None
     objects: dict[str, LakeObject] = {}
+    not_data: dict[str, NotData] = {}
     pages = 0
     for page in lake.list_pages(watch.prefix, sweep, watch.page_size):
         pages += 1
         objects.update((o.key, o) for o in page.objects if o.key <= tail)
+        not_data.update((o.key, o) for o in page.not_data if o.key <= tail)
         if page.last_key >= tail or not page.more:
             break
         if pages == watch.sweep_pages:
-            return Listing(objects, [(sweep, page.last_key)], pages), page.last_key
-    return Listing(objects, [(sweep, tail)], pages), None
+            return Listing(objects, [(sweep, page.last_key)], pages, not_data), page.last_key
+    return Listing(objects, [(sweep, tail)], pages, not_data), None
 
 
 def loaded_versions(warehouse: Warehouse, table: str, keys: Iterable[str]) -> dict[str, str]:
@@ -219,4 +226,9 @@ def scan(lake: Lake, warehouse: Warehouse, watch: Watch, cursor: Cursor, now: in
         sweep_pages=sweep_listing.pages,
         listed=len(listed),
         arrived=arrived,
+        not_data=tuple(
+            sorted(
+                {**sweep_listing.not_data, **tail_listing.not_data}.values(), key=lambda o: o.key
+            )
+        ),
     )

@@ -15,16 +15,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sparkify_assets import sql_files
+from sparkify_assets import schema_drift, sql_files
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.resources.engines.base import Session, Warehouse
-from sparkify_assets.resources.lake import Lake, LakeObject
+from sparkify_assets.resources.lake import Lake, LakeObject, NotData
+from sparkify_assets.schema_drift import Drift
 from sparkify_assets.text_repair import repaired
 
-STAGING_BOOKKEEPING = ("staging_rejects", "load_manifest", "load_batches", "text_repairs")
+STAGING_BOOKKEEPING = (
+    "staging_rejects",
+    "load_manifest",
+    "load_batches",
+    "text_repairs",
+    "skipped_objects",
+    "schema_drift",
+)
 
 
 @contextlib.contextmanager
@@ -56,6 +64,8 @@ class StagingLoad:
     load_batch: int | None = None  # None when nothing was new
     duplicate_events: int = 0  # events copying one staged before (another object, or line)
     repaired_values: int = 0  # mis-encoded titles and artist names repaired for matching
+    # Keys the load's records and the JSONPaths disagree on; None where the engine cannot tell.
+    drift: tuple[Drift, ...] | None = ()
 
 
 def stage(
@@ -85,6 +95,7 @@ def stage(
     # Only rows staged before this load can be copied by it; a first load has none.
     held_rows = counts_duplicates and session.fetch("tables", "holds_rows", table=table)[0][0] > 0
     records = session.stage(table, lake, todo, load_batch, progress)
+    drift = record_drift(session, table, load_batch)
     session.fill_load_objects(todo, records)  # the manifest's counts, without a scan of the table
     session.analyze(table)
     session.run("load_manifest", "delete_objects", by_table)
@@ -113,7 +124,32 @@ def stage(
         load_batch,
         batch["duplicate_events"],
         batch["repaired_values"],
+        drift,
     )
+
+
+def record_drift(session: Session, table: str, load_batch: int) -> tuple[Drift, ...] | None:
+    """Record in `schema_drift` what the records load `load_batch` just staged and the table's
+    JSONPaths disagree on (from the key sets the engine tallied); None when it tallied none."""
+    if session.staged_keys is None:
+        return None
+    drift = tuple(schema_drift.drift_of(table, session.staged_keys))
+    rows = [{"table_name": table, "load_batch": load_batch, **asdict(d)} for d in drift]
+    session.run_many("schema_drift", "record", rows)
+    return drift
+
+
+def record_skipped(session: Session, table: str, not_data: Sequence[NotData]) -> None:
+    """Replace `skipped_objects`' rows of staging `table` with the objects under its prefix
+    that its run listed and did not load as they are not data."""
+    session.run("skipped_objects", "delete_all", {"table_name": table})
+    listed_at = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    rows = [
+        {"table_name": table, "object_key": o.key, "size": o.size, "reason": o.reason}
+        | {"listed_at": listed_at}
+        for o in not_data
+    ]
+    session.run_many("skipped_objects", "record", rows)
 
 
 def count_duplicates(session: Session, table: str, load_batch: int, held_rows: bool) -> int:
@@ -148,6 +184,13 @@ def rejects_sample(session: Session, table: str, load_batch: int) -> tuple[list[
     """The first records one load of `table` rejected: key, line and reason."""
     return session.query(
         "staging_rejects", "sample", {"table_name": table, "load_batch": load_batch}
+    )
+
+
+def rejects_by_reason(session: Session, table: str, load_batch: int) -> tuple[list[str], list]:
+    """One load of `table`'s rejects by reason (which names the key): records, first object."""
+    return session.query(
+        "staging_rejects", "by_reason", {"table_name": table, "load_batch": load_batch}
     )
 
 

@@ -36,6 +36,8 @@ BOOKKEEPING_TABLES = (
     "load_state",
     "text_repairs",
     "audit_failures",
+    "skipped_objects",
+    "schema_drift",
 )
 DIALECTS = ("duckdb", "postgres", "redshift")
 WRITTEN_IN = "redshift"  # the dialect of sql/: what production runs, so it runs it as written

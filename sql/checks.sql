@@ -159,6 +159,22 @@ SELECT source_key, source_line, reason
 FROM staging_rejects
 WHERE table_name = %(table_name)s;
 
+-- name: staging__no_skipped_objects
+-- Objects under the table's lake prefix that its latest run listed and did not load, as they are
+-- not data (an empty object, a marker such as _SUCCESS, another suffix): data may hide there.
+SELECT object_key, reason, size
+FROM skipped_objects
+WHERE table_name = %(table_name)s;
+
+-- name: staging__no_schema_drift
+-- The keys the records of the table's latest load and its JSONPaths disagree on: unmapped (in
+-- records, in no column) or missing (mapped, absent from records), with how many records and
+-- the first object.
+SELECT json_key, drift, records, first_object
+FROM schema_drift
+WHERE table_name = %(table_name)s
+  AND load_batch = (SELECT MAX(load_batch) FROM load_batches WHERE table_name = %(table_name)s);
+
 -- name: staging_songs__one_version_per_song
 -- A song_id whose raw records disagree on what the song is.
 SELECT song_id, COUNT(DISTINCT title) AS titles, COUNT(*) AS records

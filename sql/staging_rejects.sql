@@ -29,3 +29,13 @@ FROM staging_rejects
 WHERE table_name = %(table_name)s AND load_batch = %(load_batch)s
 ORDER BY source_key, source_line
 LIMIT 10;
+
+-- name: by_reason
+-- One load's rejects grouped by reason (a reason names its key: 'missing sessionId', 'ts: not a
+-- whole number ...'), so a drifted key reads as one line: how many, and the first object.
+SELECT reason, COUNT(*) AS records, MIN(source_key) AS first_object
+FROM staging_rejects
+WHERE table_name = %(table_name)s AND load_batch = %(load_batch)s
+GROUP BY reason
+ORDER BY records DESC, reason
+LIMIT 20;

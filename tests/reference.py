@@ -3,10 +3,13 @@ plain Python, independently of `sql/`, so the tests can compare the two."""
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
 import json
 import math
 import os
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -113,13 +116,14 @@ TABLES = {
 
 
 def data_objects(lake: str) -> list[tuple[str, str]]:
-    """(key, path) of each data object: non-empty `.json` under song_data/ or log_data/."""
+    """(key, path) of each data object: non-empty `.json` or `.json.gz` under song_data/ or
+    log_data/."""
     found = []
     for folder, _, names in os.walk(lake):
         for name in names:
             path = os.path.join(folder, name)
             key = os.path.relpath(path, lake).replace(os.sep, "/")
-            is_data = key.split("/")[0] in TABLES and key.endswith(".json")
+            is_data = key.split("/")[0] in TABLES and key.endswith((".json", ".json.gz"))
             # neither the JSONPaths file nor an empty object is data
             if is_data and name != "log_json_path.json" and os.path.getsize(path) > 0:
                 found.append((key, path))
@@ -313,6 +317,9 @@ def compute(lake_dir: str | os.PathLike) -> Expected:
         table, columns, required = TABLES[key.split("/")[0]]
         with open(path, "rb") as f:
             data = f.read()
+        if data.startswith(b"\x1f\x8b"):  # gzip, whatever the name (a broken one is not UTF-8)
+            with contextlib.suppress(OSError, EOFError, zlib.error):
+                data = gzip.decompress(data)
         try:
             content = data.decode("utf-8")
         except UnicodeDecodeError:  # not UTF-8: the whole object is rejected, line NULL

@@ -65,6 +65,19 @@ BREAKS = {
         f"SELECT {LATEST_EVENTS_BATCH}",
     ),
     "staging_events.no_repaired_text": ([], f"SELECT {LATEST_EVENTS_BATCH}"),
+    "staging_events.no_skipped_objects": (
+        [
+            "INSERT INTO skipped_objects VALUES ('staging_events', 'log_data/_SUCCESS', 0, 'marker', TIMESTAMP '2018-12-01 00:00:00')"
+        ],
+        "SELECT 'log_data/_SUCCESS'",
+    ),
+    "staging_events.no_schema_drift": (
+        [
+            "INSERT INTO schema_drift SELECT 'staging_events', MAX(load_batch), 'device', 'unmapped', 5, 'log_data/x.json' "
+            "FROM load_batches WHERE table_name = 'staging_events'"
+        ],
+        "SELECT 'device'",
+    ),
     "staging_songs.not_empty": (["DELETE FROM staging_songs"], "SELECT 'staging_songs'"),
     "staging_songs.reject_rate": (
         [
@@ -79,6 +92,19 @@ BREAKS = {
             "INSERT INTO staging_rejects VALUES ('staging_songs', 'song_data/x.json', NULL, 'not UTF-8', NULL, 1)"
         ],
         "SELECT 'song_data/x.json'",
+    ),
+    "staging_songs.no_skipped_objects": (
+        [
+            "INSERT INTO skipped_objects VALUES ('staging_songs', 'song_data/notes.txt', 3, 'other suffix', TIMESTAMP '2018-12-01 00:00:00')"
+        ],
+        "SELECT 'song_data/notes.txt'",
+    ),
+    "staging_songs.no_schema_drift": (
+        [
+            "INSERT INTO schema_drift SELECT 'staging_songs', MAX(load_batch), 'song_id', 'missing', 1, 'song_data/x.json' "
+            "FROM load_batches WHERE table_name = 'staging_songs'"
+        ],
+        "SELECT 'song_id'",
     ),
     "staging_songs.one_version_per_song": (
         [

@@ -76,8 +76,10 @@ def _parse(table: str, source: str, params: dict):
     with duckdb.connect() as con:
         good = duckdb_execute(con, json_records.good_rows_query(table, source), params).fetchall()
         bad = duckdb_execute(con, json_records.rejects_query(table, source), params).fetchall()
-        count = json_records.record_count_query(source)
-        records = dict(duckdb_execute(con, count, params).fetchall())
+        by_keys = json_records.record_keys_query(source)
+        records = Counter()
+        for key, _keys, count in duckdb_execute(con, by_keys, params).fetchall():
+            records[key] += count
     # Every record of each object is a row or a reject, never both.
     rows_and_rejects = Counter(row[names.index("source_key")] for row in good)
     rows_and_rejects.update(r[1] for r in bad)

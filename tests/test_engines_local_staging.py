@@ -38,6 +38,12 @@ def test_chunks_hold_at_most_chunk_bytes_unless_one_object_is_bigger():
     assert list(chunks([], 8)) == []
 
 
+def test_a_compressed_object_counts_as_the_json_it_likely_holds():
+    gzipped = [LakeObject(f"log_data/{n}.json.gz", "v1", 4) for n in range(3)]
+    assert [len(c) for c in chunks(gzipped, 80)] == [2, 1]  # 40 bytes of JSON each
+    assert [len(c) for c in chunks(objects(4, 4, 4), 80)] == [3]
+
+
 def test_chunks_hold_at_most_chunk_objects(monkeypatch):
     monkeypatch.setattr(local_staging, "CHUNK_OBJECTS", 2)
     assert [len(c) for c in chunks(objects(*[1] * 5), 1024)] == [2, 2, 1]

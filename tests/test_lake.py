@@ -7,6 +7,14 @@ from __future__ import annotations
 import pytest
 
 from sparkify_assets.resources.lake import Lake, LakeError, ObjectReadError, is_data_key
+from sparkify_assets.resources.lake_objects import (
+    EMPTY,
+    FOLDER_MARKER,
+    JSONPATHS,
+    MARKER,
+    OTHER_SUFFIX,
+    not_data_reason,
+)
 from tests.s3_server import latency_proxy
 from tests.support import counting_calls, put
 
@@ -65,7 +73,7 @@ def folder_lake(root) -> Lake:
 
 def pages(lake: Lake, start_after=None, page_size=3):
     return [
-        ([(o.key, o.size) for o in p.objects], p.last_key, p.more)
+        ([(o.key, o.size) for o in p.objects], p.last_key, p.more, p.not_data)
         for p in lake.list_pages("log_data/", start_after, page_size)
     ]
 
@@ -102,6 +110,14 @@ def test_a_folder_and_s3_list_the_same_pages(tmp_path, s3_endpoint, s3_client, s
             )
     assert [o.key for o in s3.list_objects("log_data/")] == DATA
     assert list(s3.list_objects("no_such_prefix/")) == list(folder.list_objects("no_such/")) == []
+    # What is not data is set apart the same way, with why; an S3 folder marker is a folder.
+    put(s3_client, s3_lake, "log_data/a/", b"")
+    assert s3.listing("log_data/").not_data == folder.listing("log_data/").not_data
+    assert [(o.key, o.reason) for o in folder.listing("log_data/").not_data] == [
+        ("log_data/empty.json", EMPTY),
+        ("log_data/log_json_path.json", JSONPATHS),
+        ("log_data/notes.txt", OTHER_SUFFIX),
+    ]
 
 
 def test_a_symlinked_folder_is_not_followed(tmp_path):
@@ -149,7 +165,7 @@ def test_check_says_what_to_fix_for_s3(s3_endpoint, s3_client, s3_lake, monkeypa
 
 def test_local_files_are_the_files_themselves_in_a_folder(tmp_path):
     lake = folder_lake(tmp_path)
-    with lake.local_files(DATA[:2]) as paths:
+    with lake.content_files(DATA[:2]) as paths:
         assert paths == {k: tmp_path.resolve() / k for k in DATA[:2]}
     assert all(p.exists() for p in paths.values())  # nothing removed
     assert lake.read_bytes(DATA[0]) == TRICKY[DATA[0]].encode()
@@ -159,14 +175,14 @@ def test_local_files_of_s3_are_copies_removed_afterwards(s3_endpoint, s3_client,
     for key in DATA:
         put(s3_client, s3_lake, key, TRICKY[key].encode())
     lake = Lake(url=s3_lake, s3_endpoint_url=s3_endpoint)
-    with lake.local_files(DATA) as paths:
+    with lake.content_files(DATA) as paths:
         assert list(paths) == DATA
         assert {k: p.read_bytes() for k, p in paths.items()} == {
             k: TRICKY[k].encode() for k in DATA
         }
         (spool,) = {p.parent for p in paths.values()}
     assert not spool.exists()
-    with pytest.raises(RuntimeError), lake.local_files(DATA[:1]) as paths:
+    with pytest.raises(RuntimeError), lake.content_files(DATA[:1]) as paths:
         spool = next(iter(paths.values())).parent
         raise RuntimeError("the load failed")
     assert not spool.exists()  # removed on a failure too
@@ -184,6 +200,16 @@ def test_s3_names_and_region(s3_endpoint, s3_client, aws_credentials):
     s3_client.create_bucket(Bucket="lake-in-virginia")
     assert Lake(url="s3://lake-in-ireland/x", s3_endpoint_url=s3_endpoint).region() == "eu-west-1"
     assert Lake(url="s3://lake-in-virginia", s3_endpoint_url=s3_endpoint).region() == "us-east-1"
+
+
+def test_not_data_reason():
+    assert not_data_reason("log_data/d.json", 1) is None
+    assert not_data_reason("log_data/d.json.gz", 1) is None
+    assert not_data_reason("log_data/2018/12/_SUCCESS", 0) == MARKER
+    assert not_data_reason("log_data/_SUCCESS", 0) == MARKER
+    assert not_data_reason("log_data/d.json.gz", 0) == EMPTY
+    assert not_data_reason("log_data/d.csv", 9) == OTHER_SUFFIX
+    assert not_data_reason("log_data/", 0) == FOLDER_MARKER
 
 
 def test_is_data_key():
@@ -210,12 +236,12 @@ def slow_lake(s3_endpoint, s3_client, s3_lake):
 
 def test_s3_objects_are_read_with_one_get_each_many_at_once(slow_lake):
     lake, stats, bodies = slow_lake
-    assert list(lake.read_objects(bodies)) == list(bodies.items())  # in the keys' order
+    assert list(lake.read_contents(bodies)) == list(bodies.items())  # in the keys' order
     assert stats.by_method == {"GET": 40}  # no HEAD before a GET
     assert stats.max_in_flight == 8
 
     stats.reset()
-    with lake.local_files(bodies) as paths:
+    with lake.content_files(bodies) as paths:
         assert {k: p.read_bytes() for k, p in paths.items()} == bodies
     assert stats.by_method == {"GET": 40}
     assert stats.max_in_flight == 8
@@ -242,11 +268,11 @@ def test_a_failed_get_is_retried_and_a_missing_object_named(slow_lake):
     lake, stats, bodies = slow_lake
     first = next(iter(bodies))
     stats.fail_once.add(f"/{lake.bucket}/{lake.prefix}{first}")  # S3's 503 SlowDown, once
-    assert dict(lake.read_objects(bodies)) == bodies
+    assert dict(lake.read_contents(bodies)) == bodies
     assert stats.by_method == {"GET": 41}
 
     missing = "song_data/A/gone.json"
     with pytest.raises(ObjectReadError, match=f"{lake.s3_uri(missing)}: .*NoSuchKey"):
-        list(lake.read_objects([first, missing]))
-    with pytest.raises(ObjectReadError, match=lake.s3_uri(missing)), lake.local_files([missing]):
+        list(lake.read_contents([first, missing]))
+    with pytest.raises(ObjectReadError, match=lake.s3_uri(missing)), lake.content_files([missing]):
         pass

@@ -334,6 +334,8 @@ def test_locks_come_first_in_the_transaction_after_the_tables_exist():
         "load_manifest",
         "load_batches",
         "text_repairs",
+        "skipped_objects",
+        "schema_drift",
     )
     writes, reads = load_protocol.star_locks("songplays", (EVENTS, "staging_songs"))
     assert writes == ("songplays", "load_state")

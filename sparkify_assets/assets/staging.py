@@ -1,4 +1,11 @@
-"""Staging: the lake's raw JSON, one row per record, loaded incrementally (load_protocol.py)."""
+"""Staging: the lake's raw JSON, one row per record, loaded incrementally (load_protocol.py).
+
+Nothing under a prefix is skipped in silence: objects that are not data are named in the log,
+the metadata and `skipped_objects`; keys the records and the JSONPaths disagree on (schema
+drift), in the log, the metadata and `schema_drift`. Both are warning checks (checks.py).
+"""
+
+from collections.abc import Sequence
 
 from dagster import (
     AssetExecutionContext,
@@ -15,7 +22,10 @@ from sparkify_assets.failures import refusals_fail_at_once
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.metadata import markdown_table, table_metadata
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
-from sparkify_assets.resources.lake import Lake, LakeError
+from sparkify_assets.resources.lake import Lake, LakeError, NotData
+from sparkify_assets.schema_drift import UNMAPPED, Drift
+
+SAMPLE_OBJECTS = 10  # objects that are not data a log line and the metadata name
 
 
 class LoadConfig(Config):
@@ -39,12 +49,22 @@ def stage(
         lake.check(prefix)  # before any table changes: a lake set wrong stops here, clearly
     except LakeError as exc:
         raise Failure(str(exc), allow_retries=False) from None  # retrying cannot fix settings
-    objects = list(lake.list_objects(prefix))
+    listing = lake.listing(prefix)
+    if listing.not_data:
+        context.log.warning(
+            f"{table}: {len(listing.not_data)} object(s) under {prefix} are not data and were "
+            f"not loaded: {_named(listing.not_data)}"
+        )
     progress = LoadProgress(table, context.log.info)
     locks = load_protocol.staging_locks(table)
     with refusals_fail_at_once(), load_protocol.locked(warehouse, locks) as session:
+        load_protocol.record_skipped(session, table, listing.not_data)
         with progress.reporting():
-            load = load_protocol.stage(session, table, lake, objects, config.full_refresh, progress)
+            load = load_protocol.stage(
+                session, table, lake, listing.objects, config.full_refresh, progress
+            )
+        for drift in load.drift or ():
+            context.log.warning(f"{table}: {_described(drift, table)}")
         if load.rows_rejected:
             context.log.warning(
                 f"{table}: {load.rows_rejected} record(s) rejected into staging_rejects (out of "
@@ -69,12 +89,45 @@ def stage(
             rows_rejected=load.rows_rejected,
             duplicate_events=load.duplicate_events,
             repaired_values=load.repaired_values,
+            not_data_objects=len(listing.not_data),
         )
         metadata.update(progress.rates())  # the load's final rate
+        if listing.not_data:
+            sample = [(o.key, o.size, o.reason) for o in listing.not_data[:SAMPLE_OBJECTS]]
+            header = ["object_key", "size", "reason"]
+            metadata["not_data_sample"] = MarkdownMetadataValue(markdown_table(header, sample))
+        if load.drift is None:
+            metadata["schema_drift"] = "not measured by this engine"
+        elif load.drift:
+            header = ["json_key", "drift", "records", "first_object"]
+            rows = [(d.json_key, d.drift, d.records, d.first_object) for d in load.drift]
+            metadata["drifted_keys"] = len(load.drift)
+            metadata["schema_drift"] = MarkdownMetadataValue(markdown_table(header, rows))
         if load.rows_rejected:
             header, sample = load_protocol.rejects_sample(session, table, load.load_batch)
             metadata["rejects_sample"] = MarkdownMetadataValue(markdown_table(header, sample))
+            header, by_reason = load_protocol.rejects_by_reason(session, table, load.load_batch)
+            metadata["rejects_by_reason"] = MarkdownMetadataValue(markdown_table(header, by_reason))
     return MaterializeResult(metadata=metadata)
+
+
+def _named(not_data: Sequence[NotData]) -> str:
+    """The first objects that are not data, each with why, and how many more."""
+    named = ", ".join(f"{o.key} [{o.reason}]" for o in not_data[:SAMPLE_OBJECTS])
+    more = len(not_data) - SAMPLE_OBJECTS
+    return named + (f" and {more} more" if more > 0 else "")
+
+
+def _described(drift: Drift, table: str) -> str:
+    """One drifted key as a sentence."""
+    if drift.drift == UNMAPPED:
+        what = f"is in no column (not in sql/{table}.jsonpaths)"
+    else:
+        what = f"is missing, though sql/{table}.jsonpaths maps it"
+    return (
+        f"key {drift.json_key!r} {what}: {drift.records} record(s) of this load, first in "
+        f"{drift.first_object}"
+    )
 
 
 @asset(**WAREHOUSE_STEP, group_name="staging", kinds={"sql"})

@@ -1,102 +1,67 @@
 """Where the raw JSON lives: a local folder, or an S3 bucket/prefix on any S3 endpoint.
 
-Object keys are always relative to the lake root (`log_data/2018/11/2018-11-01-events.json`), so
-the same lake in a folder or in S3 yields the same keys, manifests and staging rows.
+The resource lists and reads; what an object is and whether it is data is in lake_objects.py,
+S3's client and GETs in s3_reads.py, the listing of a folder in S3's key order in folder_keys.py,
+of a whole S3 prefix in s3_listing.py, and the bounded pool of requests in in_order.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
-import boto3
-import botocore.config
 import botocore.exceptions
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from sparkify_assets.resources.compression import content, content_file
 from sparkify_assets.resources.folder_keys import sorted_keys
 from sparkify_assets.resources.in_order import in_order
+from sparkify_assets.resources.lake_objects import (
+    JSONPATHS_FILE,
+    LakeObject,
+    ListingPage,
+    NotData,
+    PrefixListing,
+    is_data_key,
+    sorted_out,
+)
 from sparkify_assets.resources.s3_listing import list_prefix
+from sparkify_assets.resources.s3_reads import ObjectReadError, get_body, s3_client
 
-JSONPATHS_FILE = "log_json_path.json"
+# Names other modules import from here.
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "JSONPATHS_FILE",
+    "PAGE_SIZE",
+    "SAMPLE_LAKE",
+    "Lake",
+    "LakeError",
+    "LakeObject",
+    "ListingPage",
+    "NotData",
+    "PrefixListing",
+    "ObjectReadError",
+    "is_data_key",
+]
+
 SAMPLE_LAKE = Path(__file__).resolve().parents[2] / "sample_lake"
 PAGE_SIZE = 1000  # S3's largest ListObjectsV2 page
 # Requests in flight at once. S3 answers each after tens of milliseconds, nearly all of it waiting:
 # 32 at once keep a 30 ms endpoint at about a thousand objects a second, on one core.
 DEFAULT_CONCURRENCY = 32
 READ_PIECE_BYTES = 1024 * 1024  # an object's body is written to its file a piece at a time
-# Attempts at one object whose body broke off mid-transfer (boto3 retries only the request).
-BODY_ATTEMPTS = 3
-_BODY_ERRORS = (
-    botocore.exceptions.ResponseStreamingError,
-    botocore.exceptions.ReadTimeoutError,
-    botocore.exceptions.IncompleteReadError,
-)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LakeObject:
-    key: str
-    etag: str  # S3's ETag, or size and mtime for a file: changes whenever the content may have
-    size: int
-
-
-@dataclass(frozen=True)
-class ListingPage:
-    """One page of a key-ordered listing.
-
-    `last_key` is the last key the page covered, data or not (a folder marker counts): the next
-    page starts after it. `more` says whether keys follow.
-    """
-
-    objects: list[LakeObject]
-    last_key: str
-    more: bool
-
-
-@functools.lru_cache(maxsize=8)
-def _s3_client(
-    endpoint_url: str | None, connections: int, _profile: str | None, _access_key_id: str | None
-):
-    """One S3 client per endpoint, pool size (and credential source) per process.
-
-    Built as dagster-aws's S3Resource builds it (boto3's standard retries), plus a connection
-    pool as large as the GETs the lake keeps in flight, which S3Resource cannot set (boto3's 10
-    would open and drop a connection per request beyond it). Building one opens a new boto3
-    session and reads its service models (about 0.2 s), and Dagster builds a fresh Lake for
-    every run and sensor tick, hence the cache; boto3 clients are thread-safe. Credentials come
-    from boto3's usual chain; the cache key only tells a changed profile or key apart and is
-    never logged.
-    """
-    config = botocore.config.Config(
-        # Ten attempts with boto3's backoff ride out an S3 endpoint away for a few seconds.
-        retries={"max_attempts": 10, "mode": "standard"},
-        max_pool_connections=connections,
-    )
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
 class LakeError(ValueError):
     """The lake cannot be read as configured; the message says what to fix."""
-
-
-class ObjectReadError(RuntimeError):
-    """One lake object could not be read (after boto3's retries); the message names it."""
-
-
-def is_data_key(key: str, size: int) -> bool:
-    """Raw data is a non-empty `.json` object; folder markers and the JSONPaths file are not."""
-    return size > 0 and key.endswith(".json") and key.rsplit("/", 1)[-1] != JSONPATHS_FILE
 
 
 class Lake(ConfigurableResource):
@@ -132,7 +97,7 @@ class Lake(ConfigurableResource):
 
     def s3_client(self):
         if self._client is None:
-            self._client = _s3_client(
+            self._client = s3_client(
                 self.s3_endpoint_url or None,
                 self.concurrency,
                 os.environ.get("AWS_PROFILE"),
@@ -174,18 +139,29 @@ class Lake(ConfigurableResource):
             )
 
     def list_objects(self, prefix: str, start_after: str | None = None) -> Iterator[LakeObject]:
-        """Data objects under `prefix` (relative to the lake root), in key order, lazily.
+        """Data objects under `prefix` (relative to the lake root), in key order, lazily."""
+        for obj in self._listed(prefix, start_after):
+            if is_data_key(obj.key, obj.size):
+                yield obj
+
+    def listing(self, prefix: str) -> PrefixListing:
+        """Everything under `prefix`: its data objects, and the objects that are not data with
+        why (lake_objects.not_data_reason), for a load to report rather than skip in silence."""
+        return PrefixListing(*sorted_out(list(self._listed(prefix))))
+
+    def _listed(self, prefix: str, start_after: str | None = None) -> Iterator[LakeObject]:
+        """Every object under `prefix`, data or not, in key order, lazily.
 
         The whole of an S3 prefix is listed folder by folder, `concurrency` requests at once
         (s3_listing.py); a listing that starts after a key goes page after page."""
         if self.is_s3 and start_after is None:
             root = self.prefix + prefix
             items = list_prefix(self.s3_client(), self.bucket, root, self.concurrency)
-            objects = (self._s3_object(item) for item in items)
-            yield from (o for o in objects if is_data_key(o.key, o.size))
+            yield from (self._s3_object(item) for item in items)
             return
-        for page in self.list_pages(prefix, start_after):
-            yield from page.objects
+        listing = self._s3_pages if self.is_s3 else self._folder_pages
+        for page, _last_key, _more in listing(prefix, start_after, PAGE_SIZE):
+            yield from page
 
     def list_pages(
         self, prefix: str, start_after: str | None = None, page_size: int = PAGE_SIZE
@@ -193,13 +169,14 @@ class Lake(ConfigurableResource):
         """The keys under `prefix` after `start_after`, in key order, a page at a time.
 
         On S3 a page is one ListObjectsV2 request, so a caller that stops early pays only for
-        the pages it took. Pages hold data objects only; `last_key` still advances past folder
-        markers, empty objects and other keys that are not data.
+        the pages it took. A page's `objects` are its data objects, its `not_data` the others
+        (empty objects, markers, other suffixes); `last_key` advances past both, and past folder
+        markers.
         """
         listing = self._s3_pages if self.is_s3 else self._folder_pages
         for page, last_key, more in listing(prefix, start_after, page_size):
-            objects = [o for o in page if is_data_key(o.key, o.size)]
-            yield ListingPage(objects, last_key, more)
+            objects, not_data = sorted_out(page)
+            yield ListingPage(objects, last_key, more, not_data)
 
     def _s3_pages(self, prefix: str, start_after: str | None, page_size: int):
         # dagster-aws's get_objects/get_s3_keys read the whole prefix into a list and sort it by
@@ -252,40 +229,43 @@ class Lake(ConfigurableResource):
             return self._get(key, lambda body: body.read())
         return (self.root / key).read_bytes()
 
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-        """(key, body) of each of `keys`, in their order, for objects small enough to hold.
+    def read_contents(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """(key, content) of each of `keys`, in their order, for objects small enough to hold:
+        the JSON each holds, decompressed when it is compressed (compression.py).
 
         On S3, one GET per object and up to `concurrency` of them in flight; a folder is read
         in the caller's thread (threads only add contention to reads of local files).
         """
         if not self.is_s3:
             root = self.root
-            yield from ((key, (root / key).read_bytes()) for key in keys)
+            yield from ((key, content((root / key).read_bytes())) for key in keys)
             return
-        yield from in_order(lambda key: (key, self.read_bytes(key)), keys, self.concurrency)
+        yield from in_order(
+            lambda key: (key, content(self.read_bytes(key))), keys, self.concurrency
+        )
 
     @contextlib.contextmanager
-    def local_files(self, keys: Iterable[str]) -> Iterator[dict[str, Path]]:
-        """Local paths for `keys`: the files themselves, or streamed copies of S3 objects.
+    def content_files(self, keys: Iterable[str]) -> Iterator[dict[str, Path]]:
+        """Local files holding the JSON of `keys`: the files themselves, or streamed copies of
+        S3 objects; a compressed object's decompressed copy instead (compression.py).
 
         S3 objects are fetched with one GET each, `concurrency` at a time, into a temporary
         folder that is removed on exit; a body goes to disk a piece at a time. A caller holds at
         most one chunk of the lake on disk, never the whole bucket.
         """
-        if not self.is_s3:
-            root = self.root
-            yield {key: root / key for key in keys}
-            return
         spool = Path(tempfile.mkdtemp(prefix="sparkify-lake-"))
         try:
-            numbered = {key: spool / f"{n}.json" for n, key in enumerate(keys)}
-            for _done in in_order(self._download, numbered.items(), self.concurrency):
-                pass
-            yield numbered
+            if self.is_s3:
+                numbered = [(key, spool / f"{n}.object") for n, key in enumerate(keys)]
+                paths = in_order(self._download, numbered, self.concurrency)
+            else:
+                root = self.root
+                paths = ((key, content_file(root / key, spool)) for key in keys)
+            yield dict(paths)
         finally:
             shutil.rmtree(spool, ignore_errors=True)
 
-    def _download(self, item: tuple[str, Path]) -> None:
+    def _download(self, item: tuple[str, Path]) -> tuple[str, Path]:
         key, path = item
 
         def write(body) -> None:
@@ -294,17 +274,7 @@ class Lake(ConfigurableResource):
                     out.write(piece)
 
         self._get(key, write)
+        return key, content_file(path, path.parent)
 
     def _get(self, key: str, take: Callable[..., T]) -> T:
-        """`take` the body of one GET of `key`; again from the start when the body breaks off."""
-        attempt = 1
-        while True:
-            try:
-                answer = self.s3_client().get_object(Bucket=self.bucket, Key=self.prefix + key)
-                return take(answer["Body"])
-            except _BODY_ERRORS as exc:
-                if attempt == BODY_ATTEMPTS:
-                    raise ObjectReadError(f"{self.s3_uri(key)}: {exc}") from exc
-                attempt += 1
-            except botocore.exceptions.ClientError as exc:
-                raise ObjectReadError(f"{self.s3_uri(key)}: {exc}") from exc
+        return get_body(self.s3_client(), self.bucket, self.prefix + key, self.s3_uri(key), take)

@@ -23,6 +23,7 @@ from sparkify_assets import sql_files
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.resources.engines.refusals import is_refusal
 from sparkify_assets.resources.lake import Lake, LakeObject
+from sparkify_assets.schema_drift import KeyTally
 
 WAREHOUSE_POOL = "warehouse"  # Dagster concurrency pool of every step that writes or reads it
 # What every asset step that works in the warehouse shares: its pool, and retries for what passes
@@ -72,6 +73,9 @@ class Session(ABC):
 
     def __init__(self, con):
         self.con = con
+        # The JSON key sets of the records the last `stage` read (schema_drift.py): an engine
+        # that can tell fills one; None says drift was not measured.
+        self.staged_keys: KeyTally | None = None
 
     def commit(self) -> None:
         self.con.commit()

@@ -24,6 +24,7 @@ from sparkify_assets.resources.engines.local_staging import (
     duckdb_execute,
     stage_records,
 )
+from sparkify_assets.schema_drift import KeyTally
 
 DEFAULT_DUCKDB_PATH = Path(__file__).resolve().parents[3] / "data" / "sparkify.duckdb"
 LOCK_WAIT_SECONDS = 120.0
@@ -72,8 +73,17 @@ class DuckDBSession(Session):
             statement = f"INSERT INTO {sql_files.identifier(target)} {query}"
             return duckdb_execute(self.con, statement, params).fetchone()[0]
 
+        self.staged_keys = KeyTally()
         return stage_records(
-            self.con, insert, table, lake, objects, load_batch, self.chunk_bytes, progress
+            self.con,
+            insert,
+            table,
+            lake,
+            objects,
+            load_batch,
+            self.chunk_bytes,
+            progress,
+            self.staged_keys,
         )
 
 

@@ -18,12 +18,14 @@ import sqlglot
 from sqlglot import exp
 
 from sparkify_assets import sql_files
+from sparkify_assets.resources.compression import GZIP_MAGIC
 
 RAW_TEXT_CHARS = 300
 # Redshift's COPY takes JSON records of at most 4 MB; larger ones are rejected on every engine
 # (and never parsed: a 50 MB line would only cost memory).
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 
+_GZIP_MAGIC = "".join(f"\\x{b:02X}" for b in GZIP_MAGIC)  # as a DuckDB BLOB literal spells it
 _INTEGER_TYPES = {"SMALLINT", "INT", "INTEGER", "BIGINT"}
 _DUCKDB_TYPE = {"INT": "INTEGER"}
 
@@ -67,6 +69,7 @@ def _typed(col: RawColumn, text: str) -> str:
 def _reject_reason(table: str, cols: tuple[RawColumn, ...]) -> str:
     """SQL naming the first rule a record breaks, or NULL for a good record."""
     whens = [
+        ("line IS NULL AND still_gzip", "'object is not valid gzip'"),
         ("line IS NULL", "'object is not valid UTF-8'"),
         ("oversized", f"'record longer than {MAX_RECORD_BYTES} bytes'"),
         ("NOT is_json", "'invalid JSON'"),
@@ -141,20 +144,23 @@ def body_params(keys: list[str], bodies: list[bytes]) -> dict[str, list]:
 
 # Per record of a chunk's objects: its object, line number and text. An object that is one JSON
 # value (a song file, even pretty-printed) is one record at line 1; otherwise it is JSON lines,
-# numbered from 1, blank lines skipped. An object that is not UTF-8 is one record with a NULL line.
+# numbered from 1, blank lines skipped. An object that is not UTF-8 is one record with a NULL line;
+# `still_gzip` says its bytes are gzip's that did not decompress (the lake decompresses the rest).
 @functools.cache
 def _records(source: str) -> str:
     groups = " UNION ALL ".join(_SOURCES[source].format(g=g) for g in range(READ_GROUPS))
     return f"""
 objects AS (
-    SELECT object_key, try(decode(content)) AS body FROM ({groups})
+    SELECT object_key, try(decode(content)) AS body,
+           content[1:2] = '{_GZIP_MAGIC}'::BLOB AS still_gzip
+    FROM ({groups})
 ),
 split AS (
-    SELECT object_key, body, string_split(body, chr(10)) AS lines FROM objects
+    SELECT object_key, body, still_gzip, string_split(body, chr(10)) AS lines FROM objects
 ),
 grouped AS (
     -- Only when the first line is not JSON can the object be one multi-line JSON value.
-    SELECT object_key,
+    SELECT object_key, still_gzip,
            CASE WHEN body IS NULL THEN [NULL]
                 WHEN json_valid(lines[1]) THEN lines
                 WHEN json_valid(body) THEN [body]
@@ -162,11 +168,12 @@ grouped AS (
     FROM split
 ),
 numbered AS (
-    SELECT object_key, unnest(lines) AS line, unnest(range(1, len(lines) + 1)) AS source_line
+    SELECT object_key, still_gzip, unnest(lines) AS line,
+           unnest(range(1, len(lines) + 1)) AS source_line
     FROM grouped
 ),
 records AS (
-    SELECT object_key, CASE WHEN line IS NOT NULL THEN source_line END AS source_line,
+    SELECT object_key, still_gzip, CASE WHEN line IS NOT NULL THEN source_line END AS source_line,
            -- drop a CRLF file's carriage return (cheaper than rtrim with a character list)
            CASE WHEN ends_with(line, chr(13)) THEN line[:-2] ELSE line END AS line
     FROM numbered
@@ -191,7 +198,8 @@ def parsed_query(table: str, source: str) -> str:
     return f"""
 WITH {_records(source)},
 valued AS (
-    SELECT object_key, source_line, line, strlen(line) > {MAX_RECORD_BYTES} AS oversized,
+    SELECT object_key, still_gzip, source_line, line,
+           strlen(line) > {MAX_RECORD_BYTES} AS oversized,
            -- NULL for text that is not JSON (never parsed when oversized)
            CASE WHEN strlen(line) <= {MAX_RECORD_BYTES}
                 THEN try(json_extract_string(line, [{paths}])) END AS raw_values
@@ -240,8 +248,26 @@ def rejects_query(table: str, source: str) -> str:
     )
 
 
-def record_count_query(source: str) -> str:
-    """Records of each object of a chunk, good or bad: splitting lines costs a fraction of
-    parsing them, so a chunk whose good rows add up to these needs no second look for rejects,
-    and the load manifest takes each object's count from here, not from a scan of the table."""
-    return f"WITH {_records(source)} SELECT object_key, COUNT(*) FROM records GROUP BY object_key"
+@functools.cache
+def record_keys_query(source: str) -> str:
+    """Records of each object of a chunk, good or bad, by the list of JSON keys they hold
+    (NULL for a record that is not a JSON object): (object_key, keys, records).
+
+    One pass for two jobs. The counts: a chunk whose good rows add up to them needs no second
+    look for rejects, and the load manifest takes each object's count from here, not from a
+    scan of the table. The key sets: schema drift (schema_drift.py), from the few distinct
+    sets of each object, never from a loop over records."""
+    return f"""
+WITH {_records(source)}
+-- Grouped by a hash of the key list, not the list (or the list sorted): 0.53 s against 1.27 s
+-- for 315,000 events, where counting alone takes 0.26 s. Key order may split a set in two
+-- groups; schema_drift.py merges them.
+SELECT object_key, any_value(keys) AS keys, COUNT(*) AS records
+FROM (
+    SELECT object_key,
+           CASE WHEN strlen(line) <= {MAX_RECORD_BYTES}
+                     AND (starts_with(line, '{{') OR try(json_type(line)) = 'OBJECT')
+                THEN try(json_keys(line)) END AS keys
+    FROM records
+)
+GROUP BY object_key, hash(keys)"""

@@ -24,6 +24,7 @@ import duckdb
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.resources.engines import json_records
 from sparkify_assets.resources.lake import Lake, LakeObject
+from sparkify_assets.schema_drift import KeyTally
 
 # Objects parsed per statement at most: bounds the spool folder on S3 lakes (DuckDB streams the
 # files, its memory stays within DUCKDB_CONFIG). Each engine's session sets the bytes.
@@ -33,6 +34,8 @@ CHUNK_OBJECTS = 2_000
 # one parsed, the one read meanwhile), each at most BODY_CHUNK_BYTES.
 SMALL_OBJECT_BYTES = 1024 * 1024
 BODY_CHUNK_BYTES = 64 * 1024 * 1024
+# JSON bytes per gzip byte assumed when chunking: app event logs compress about tenfold.
+COMPRESSION_RATIO = 10
 # Bounded memory (DuckDB spills past it); row order in a table means nothing here.
 DUCKDB_CONFIG = {"memory_limit": "768MB", "preserve_insertion_order": False}
 GLOB_CHARACTERS = set("*?[]{}")
@@ -66,47 +69,57 @@ def stage_records(
     load_batch: int,
     chunk_bytes: int,
     progress: LoadProgress | None = None,
+    key_tally: KeyTally | None = None,
 ) -> Counter[str]:
     """Parse `objects` with `con` and `load` their rows into `table`, rejects into
-    `staging_rejects`, a chunk at a time; return the records of each object that has any."""
+    `staging_rejects`, a chunk at a time; return the records of each object that has any. The
+    JSON key sets of the records are added to `key_tally` if given (schema_drift.py)."""
     records: Counter[str] = Counter()
     progress = progress or LoadProgress(table)
     progress.expect(objects)
-    small = [o for o in objects if o.size < SMALL_OBJECT_BYTES]
-    big = [o for o in objects if o.size >= SMALL_OBJECT_BYTES]
+    # A compressed object is streamed to a file, however small: held in memory, a chunk of
+    # them would be many times BODY_CHUNK_BYTES once decompressed.
+    small: list[LakeObject] = []
+    big: list[LakeObject] = []
+    for obj in objects:
+        is_small = obj.size < SMALL_OBJECT_BYTES and obj.compression is None
+        (small if is_small else big).append(obj)
     small_chunks = chunks(small, min(chunk_bytes, BODY_CHUNK_BYTES))
     for chunk, bodies in read_ahead(_bodies(lake, small_chunks, progress)):
         params = json_records.body_params([o.key for o in chunk], bodies)
-        chunk_records = _stage_chunk(con, load, table, "bodies", params, load_batch)
+        chunk_records = _stage_chunk(con, load, table, "bodies", params, load_batch, key_tally)
         records.update(chunk_records)
         progress.done(chunk, chunk_records.total())
     for chunk in chunks(big, chunk_bytes):
-        with lake.local_files(o.key for o in chunk) as paths:
+        with lake.content_files(o.key for o in chunk) as paths:
             progress.read(len(chunk))
-            chunk_records = _stage_files(con, load, table, paths, load_batch)
+            chunk_records = _stage_files(con, load, table, paths, load_batch, key_tally)
         records.update(chunk_records)
         progress.done(chunk, chunk_records.total())
     return records
 
 
 def chunks(objects: Sequence[LakeObject], chunk_bytes: int) -> Iterator[list[LakeObject]]:
+    """`objects` in chunks of at most CHUNK_OBJECTS objects and `chunk_bytes` of JSON (a
+    compressed object counted as what it likely holds, so the spool stays bounded)."""
     chunk: list[LakeObject] = []
     size = 0
     for obj in objects:
-        if chunk and (len(chunk) >= CHUNK_OBJECTS or size + obj.size > chunk_bytes):
+        json_bytes = obj.size * (COMPRESSION_RATIO if obj.compression else 1)
+        if chunk and (len(chunk) >= CHUNK_OBJECTS or size + json_bytes > chunk_bytes):
             yield chunk
             chunk, size = [], 0
         chunk.append(obj)
-        size += obj.size
+        size += json_bytes
     if chunk:
         yield chunk
 
 
 def _bodies(lake: Lake, chunked: Iterable[list[LakeObject]], progress: LoadProgress):
-    """Each chunk with its objects' bytes, read one after another (many GETs at once on S3)."""
+    """Each chunk with its objects' contents, read one after another (many GETs at once on S3)."""
     for chunk in chunked:
         bodies = []
-        for _key, body in lake.read_objects(o.key for o in chunk):
+        for _key, body in lake.read_contents(o.key for o in chunk):
             bodies.append(body)
             progress.read(1)
         yield chunk, bodies
@@ -124,24 +137,39 @@ def read_ahead(items: Iterator) -> Iterator:
 
 
 def _stage_files(
-    con, load: Sink, table: str, paths: dict[str, Path], load_batch: int
+    con,
+    load: Sink,
+    table: str,
+    paths: dict[str, Path],
+    load_batch: int,
+    key_tally: KeyTally | None,
 ) -> Counter[str]:
     keys = list(paths)
     with tempfile.TemporaryDirectory(prefix="sparkify-names-") as aliases:
         files = [_literal_path(paths[k], Path(aliases), n) for n, k in enumerate(keys)]
         params = json_records.file_params(keys, files)
-        return _stage_chunk(con, load, table, "files", params, load_batch)
+        return _stage_chunk(con, load, table, "files", params, load_batch, key_tally)
 
 
 def _stage_chunk(
-    con, load: Sink, table: str, source: str, params: dict, load_batch: int
+    con,
+    load: Sink,
+    table: str,
+    source: str,
+    params: dict,
+    load_batch: int,
+    key_tally: KeyTally | None,
 ) -> Counter[str]:
     """Stage one chunk read from `source` with its `params`; return the records of each of its
-    objects that has any."""
+    objects that has any, and add their key sets to `key_tally` (if given)."""
     params = {"load_batch": load_batch, **params}
     loaded = load(table, json_records.good_rows_query(table, source), params)
-    counted = duckdb_execute(con, json_records.record_count_query(source), params).fetchall()
-    per_object = Counter(dict(counted))
+    per_object: Counter[str] = Counter()
+    by_keys = duckdb_execute(con, json_records.record_keys_query(source), params).fetchall()
+    for object_key, keys, records in by_keys:
+        per_object[object_key] += records
+        if key_tally is not None and keys is not None:
+            key_tally.add(keys, records, object_key)
     records = per_object.total()
     rejected = 0
     if loaded < records:

@@ -20,6 +20,7 @@ import psycopg2
 from sparkify_assets import sql_files
 from sparkify_assets.resources.engines.base import DbApiSession, ServerWarehouse, slots
 from sparkify_assets.resources.engines.local_staging import duckdb_execute, parser, stage_records
+from sparkify_assets.schema_drift import KeyTally
 
 COPY_READ_BYTES = 1024 * 1024  # psycopg2 sends a COPY's input in reads of this size
 # jit off: PostgreSQL's JIT compiles each costly query first, 0.2 to 0.5 s, more than it saves on
@@ -58,9 +59,18 @@ class PostgresSession(DbApiSession):
         self.analyze("load_objects")  # its real size, not the planner's guess
 
     def stage(self, table, lake, objects, load_batch, progress=None):
+        self.staged_keys = KeyTally()
         with parser() as con, self._csv_loader(con) as load:
             return stage_records(
-                con, load, table, lake, objects, load_batch, self.chunk_bytes, progress
+                con,
+                load,
+                table,
+                lake,
+                objects,
+                load_batch,
+                self.chunk_bytes,
+                progress,
+                self.staged_keys,
             )
 
     def _copy(self, statement: str, stream) -> None:
