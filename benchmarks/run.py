@@ -42,10 +42,10 @@ from pathlib import Path
 if (_repo := str(Path(__file__).resolve().parents[1])) not in sys.path:
     sys.path.insert(0, _repo)
 
+from benchmarks import lake_latency, redshift_backfill
 from benchmarks.bench import Bench
 from benchmarks.config import DOC, QUICK_DOC, ROOT
 from benchmarks.incremental import measure_incremental, release_incremental
-from benchmarks.lake_latency import kept_section
 from benchmarks.loads import measure_scale, measure_sizes, measure_tiny
 from benchmarks.overhead import measure_overhead
 from benchmarks.profiling import profile_misses
@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     text = render(plan, results, targets, bench.provenance, command, elapsed)
     doc = args.doc or (QUICK_DOC if args.quick else DOC)
     doc.parent.mkdir(parents=True, exist_ok=True)
-    if kept := kept_section(doc):  # lake_latency.py's figures, measured by a run of their own
-        text = f"{text.rstrip()}\n\n{kept}\n"
+    for own_run in (lake_latency, redshift_backfill):  # sections measured by runs of their own
+        if kept := own_run.kept_section(doc):
+            text = f"{text.rstrip()}\n\n{kept}\n"
     doc.write_text(text, encoding="utf-8")
     print("\n" + text)
     bench.log(f"report written to {doc}")
