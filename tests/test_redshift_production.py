@@ -5,6 +5,7 @@ another region than the lake, keepalives and sessions that must not wait."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -197,3 +198,18 @@ def test_preflight_names_a_temp_location_it_cannot_write_and_a_check_that_errors
 
     finding = warehouse.checked("a check", boom)
     assert finding == Finding("a check", False, "RuntimeError: broken for ***")
+
+
+def test_a_gzip_day_loads_as_its_plain_twin(
+    redshift_standin, s3_url, s3_endpoint, monkeypatch, lake_dir, tmp_path
+):
+    day = sorted((lake_dir / "log_data").rglob("*.json"))[0]
+    day.with_name(day.name + ".gz").write_bytes(gzip.compress(day.read_bytes()))
+    day.unlink()
+    warehouse = redshift_warehouse(redshift_standin, monkeypatch, copy_min_object_bytes=0)
+    sync(lake_dir, s3_url, s3_endpoint)
+    run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
+    duckdb = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
+    run_graph(duckdb, lake_dir)
+    for table in ("staging_events", *STAR_TABLES):
+        assert staged_rows(warehouse, table, False) == staged_rows(duckdb, table, False), table

@@ -96,8 +96,13 @@ class RedshiftSession(DbApiSession):
         if not lake.is_s3:
             raise ValueError("the redshift engine loads from S3: set SPARKIFY_LAKE=s3://...")
         with self.warehouse.temp_files(lake) as temp:
-            big = [o for o in objects if o.size >= self.warehouse.copy_min_object_bytes]
-            parse_here = [o for o in objects if o.size < self.warehouse.copy_min_object_bytes]
+            # A compressed object is parsed here: COPY in place is sent for plain JSON only.
+            big = [
+                o
+                for o in objects
+                if o.size >= self.warehouse.copy_min_object_bytes and not o.compression
+            ]
+            parse_here = [o for o in objects if o not in big]
             copied: dict[str, int] = {}
             if big:
                 not_copied, copied = self._copy_objects(table, lake, temp, big, load_batch)
