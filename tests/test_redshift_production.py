@@ -209,6 +209,11 @@ def test_a_gzip_day_loads_as_its_plain_twin(
     warehouse = redshift_warehouse(redshift_standin, monkeypatch, copy_min_object_bytes=0)
     sync(lake_dir, s3_url, s3_endpoint)
     run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
+    copies = [s for s in redshift_standin.sent if s.lstrip().startswith("COPY")]
+    assert sum("GZIP" in c and "NOLOAD" not in c for c in copies) == 1  # COPYed in place
+    lake = f"/{redshift_standin.bucket}/"
+    assert not [p for m, p in redshift_standin.lake_requests if m == "GET" and p.startswith(lake)
+                and "/log_data/" in p]  # fmt: skip
     duckdb = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
     run_graph(duckdb, lake_dir)
     for table in ("staging_events", *STAR_TABLES):

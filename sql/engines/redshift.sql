@@ -43,8 +43,19 @@ MAXERROR 100000
 COMPUPDATE OFF;
 
 -- name: check_object
--- The same COPY, checked and not loaded: what preflight runs.
+-- The same COPY, checked and not loaded: what preflight runs, and the check of objects that may
+-- hold a record over COPY's 4 MB limit.
 ${copy_object}
+NOLOAD;
+
+-- name: copy_gzip_object
+-- The same COPY of gzip-compressed objects (`.json.gz`).
+${copy_object}
+GZIP;
+
+-- name: check_gzip_object
+${copy_object}
+GZIP
 NOLOAD;
 
 -- name: copy_parsed

@@ -51,6 +51,8 @@ from sparkify_assets.resources.lake import Lake, LakeObject
 # Below this size an object costs Redshift more as a COPY of its own (seconds each) than parsing
 # it here and loading it with others in one COPY.
 COPY_MIN_OBJECT_BYTES = 1024 * 1024
+# The compressions COPY is told of, and the section prefix of each (sql/engines/redshift.sql).
+COPY_COMPRESSIONS = {None: "", "gzip": "gzip_"}
 # TCP keepalives: a long COPY or merge behind a NAT that drops idle connections would otherwise
 # wait forever for an answer that never comes.
 KEEPALIVES = {
@@ -96,13 +98,8 @@ class RedshiftSession(DbApiSession):
         if not lake.is_s3:
             raise ValueError("the redshift engine loads from S3: set SPARKIFY_LAKE=s3://...")
         with self.warehouse.temp_files(lake) as temp:
-            # A compressed object is parsed here: COPY in place is sent for plain JSON only.
-            big = [
-                o
-                for o in objects
-                if o.size >= self.warehouse.copy_min_object_bytes and not o.compression
-            ]
-            parse_here = [o for o in objects if o not in big]
+            big = [o for o in objects if o.size >= self.warehouse.copy_min_object_bytes]
+            parse_here = [o for o in objects if o.size < self.warehouse.copy_min_object_bytes]
             copied: dict[str, int] = {}
             if big:
                 not_copied, copied = self._copy_objects(table, lake, temp, big, load_batch)
@@ -127,7 +124,9 @@ class RedshiftSession(DbApiSession):
         for obj in objects:
             if obj.key in refused:
                 continue
-            rejected = self.copy_objects(table, temp, [lake.s3_uri(obj.key)], jsonpaths_uri)
+            rejected = self.copy_objects(
+                table, temp, [lake.s3_uri(obj.key)], jsonpaths_uri, obj.compression
+            )
             (doubtful,) = self.fetch(table, "copy_violations")[0]
             if rejected or doubtful:
                 not_copied.append(obj)
@@ -139,15 +138,22 @@ class RedshiftSession(DbApiSession):
         return not_copied, copied
 
     def copy_objects(
-        self, table: str, temp: TempFiles, uris: Sequence[str], jsonpaths_uri: str, noload=False
+        self,
+        table: str,
+        temp: TempFiles,
+        uris: Sequence[str],
+        jsonpaths_uri: str,
+        compression: str | None = None,
+        noload: bool = False,
     ) -> int:
-        """COPY lake objects into `<table>_copy` (or, with `noload`, only check them); return
-        how many records COPY rejected."""
+        """COPY lake objects, all plain or all of one `compression`, into `<table>_copy` (or,
+        with `noload`, only check them); return how many records COPY rejected."""
+        if compression not in COPY_COMPRESSIONS:
+            raise ValueError(f"COPY takes {sorted(COPY_COMPRESSIONS)} objects, not {compression}")
         manifest_uri = temp.put("objects.manifest", manifest(uris))
         columns = [c.name for c in json_records.raw_columns(table)]
-        statement = engine_sql(
-            "check_object" if noload else "copy_object", f"{table}_copy", columns=columns
-        )
+        section = f"{'check' if noload else 'copy'}_{COPY_COMPRESSIONS[compression]}object"
+        statement = engine_sql(section, f"{table}_copy", columns=columns)
         params = {**self._copy_params(manifest_uri), "jsonpaths_uri": jsonpaths_uri}
         return self._rejects_of(statement, params)
 
@@ -253,12 +259,20 @@ class RedshiftWarehouse(ServerWarehouse):
         a whole COPY, and a failed COPY aborts the transaction it runs in, so objects that can
         hold one (over 4 MB) are first checked with COPY ... NOLOAD in a session of their own:
         all at once, then, only if that fails, one by one. Those are parsed here, where such a
-        record is one reject."""
+        record is one reject. A compression COPY is not told of is refused the same way."""
+        # A compressed object's size says nothing of its records': it is always checked.
         limit = json_records.MAX_RECORD_BYTES
-        uris = {lake.s3_uri(o.key): o.key for o in objects if o.size > limit}
-        if not uris or self._copy_takes(table, temp, list(uris)):
-            return set()
-        refused = {key for uri, key in uris.items() if not self._copy_takes(table, temp, [uri])}
+        checked = [o for o in objects if o.size > limit or o.compression]
+        refused: set[str] = set()
+        for compression in {o.compression for o in checked}:
+            group = {lake.s3_uri(o.key): o.key for o in checked if o.compression == compression}
+            if self._copy_takes(table, temp, list(group), compression):
+                continue
+            refused |= {
+                key
+                for uri, key in group.items()
+                if not self._copy_takes(table, temp, [uri], compression)
+            }
         if refused:
             get_dagster_logger().warning(
                 f"{table}: COPY refused {len(refused)} object(s) whole (a record over 4 MB, "
@@ -266,11 +280,14 @@ class RedshiftWarehouse(ServerWarehouse):
             )
         return refused
 
-    def _copy_takes(self, table: str, temp: TempFiles, uris: list[str]) -> bool:
+    def _copy_takes(
+        self, table: str, temp: TempFiles, uris: list[str], compression: str | None
+    ) -> bool:
         try:
             with self.session() as session:
                 session.run(table, "create_copy_target")
-                session.copy_objects(table, temp, uris, put_jsonpaths(temp, table), noload=True)
+                jsonpaths_uri = put_jsonpaths(temp, table)
+                session.copy_objects(table, temp, uris, jsonpaths_uri, compression, noload=True)
                 session.rollback()
         except psycopg2.DatabaseError:
             return False

@@ -12,6 +12,7 @@ import functools
 import psycopg2
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sparkify_assets.resources.compression import declared_compression
 from sparkify_assets.resources.engines.base import Finding, without_secret
 from sparkify_assets.resources.engines.redshift_temp import put_jsonpaths
 from sparkify_assets.resources.lake import Lake
@@ -61,8 +62,10 @@ def _check_copy(warehouse, lake: Lake, table: str, key: str) -> tuple[bool, str]
     try:
         with warehouse.session() as session, warehouse.temp_files(lake) as temp:
             session.run(table, "create_copy_target")
+            jsonpaths_uri = put_jsonpaths(temp, table)
+            compression = declared_compression(key)
             errors = session.copy_objects(
-                table, temp, [lake.s3_uri(key)], put_jsonpaths(temp, table), noload=True
+                table, temp, [lake.s3_uri(key)], jsonpaths_uri, compression, noload=True
             )
             session.rollback()
     except psycopg2.Error as exc:
