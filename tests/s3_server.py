@@ -95,15 +95,20 @@ class _ProxyStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_method: Counter = Counter()
-        self.requests: list[tuple[str, str]] = []  # (method, path) of each request, in order
+        self.requests: list[tuple[str, str]] = []  # (method, path) of each whole request
+        self.ranged: list[str] = []  # the path of each GET of a byte range (an object's head)
         self.in_flight = self.max_in_flight = 0
         self.fail_once: set[str] = set()  # paths answered once with a 503, then served
         self.read_only: set[str] = set()  # buckets whose writes are answered 403 Access Denied
 
-    def start(self, method: str, path: str = "") -> None:
+    def start(self, method: str, path: str = "", ranged: bool = False) -> None:
         with self._lock:
             self.by_method[method] += 1
-            self.requests.append((method, urllib.parse.unquote(path)))
+            path = urllib.parse.unquote(path)
+            if ranged:
+                self.ranged.append(path)
+            else:
+                self.requests.append((method, path))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
@@ -140,7 +145,8 @@ def _proxy_handler(target: str, delay: float, stats: _ProxyStats):
             pass
 
         def _forward(self) -> None:
-            stats.start(self.command, urllib.parse.urlsplit(self.path).path)
+            ranged = self.command == "GET" and bool(self.headers.get("Range"))
+            stats.start(self.command, urllib.parse.urlsplit(self.path).path, ranged)
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None

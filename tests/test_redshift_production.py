@@ -18,6 +18,7 @@ from sparkify_assets.resources.engines import redshift as redshift_engine
 from sparkify_assets.resources.engines.base import Finding, WarehouseBusy
 from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
 from sparkify_assets.resources.engines.json_records import MAX_RECORD_BYTES
+from sparkify_assets.resources.engines.redshift_drift import SAMPLE_BYTES
 from sparkify_assets.resources.engines.redshift_temp import split_temp_uri
 from sparkify_assets.resources.lake import Lake
 from tests.support import STAR_TABLES, read_table, run_graph
@@ -49,7 +50,9 @@ def test_real_logs_copy_in_place_from_a_read_only_lake(
     lake = f"/{redshift_standin.bucket}"  # path-style: a listing's path is the bucket's alone
     asked = [(m, p) for m, p in redshift_standin.lake_requests if f"{p}/".startswith(f"{lake}/")]
     assert asked and all(method in ("GET", "HEAD") for method, _ in asked)
-    assert not [p for _m, p in asked if "/log_data/" in p]  # listed, never read here
+    assert not [p for _m, p in asked if "/log_data/" in p]  # listed, never read whole here
+    heads = [p for p in redshift_standin.lake_heads if "/log_data/" in p]  # sampled for drift
+    assert len(heads) == len(set(heads)) == sum(1 for _ in (lake_dir / "log_data").rglob("*.json"))
     assert temp_objects(redshift_standin) == []
     copies = [s for s in redshift_standin.sent if s.lstrip().startswith("COPY")]
     events = sum(1 for _ in (lake_dir / "log_data").rglob("*.json"))
@@ -218,3 +221,25 @@ def test_a_gzip_day_loads_as_its_plain_twin(
     run_graph(duckdb, lake_dir)
     for table in ("staging_events", *STAR_TABLES):
         assert staged_rows(warehouse, table, False) == staged_rows(duckdb, table, False), table
+
+
+def test_schema_drift_is_seen_in_objects_copied_in_place(
+    redshift_standin, s3_url, s3_endpoint, monkeypatch, lake_dir, tmp_path
+):
+    """A day whose events gained a key loads by COPY in place (the JSONPaths ignore the key):
+    the head sampled from each such object still names it, as DuckDB does from every record."""
+    day = sorted((lake_dir / "log_data").rglob("*.json"))[2]
+    events = [json.loads(line) for line in day.read_text(encoding="utf-8").splitlines()]
+    day.write_text("".join(json.dumps({**e, "device": "ios"}) + "\n" for e in events), "utf-8")
+    warehouse = redshift_warehouse(redshift_standin, monkeypatch, copy_min_object_bytes=0)
+    sync(lake_dir, s3_url, s3_endpoint)
+    run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
+    duckdb = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
+    run_graph(duckdb, lake_dir)
+    (whole,) = read_table(duckdb, "schema_drift")
+    assert whole[1:4] == ("device", "unmapped", len(events))
+    (sampled,) = read_table(warehouse, "schema_drift")
+    # the same key, kind and first object; counted in the whole lines of the object's head
+    head_lines = day.read_bytes()[:SAMPLE_BYTES].count(b"\n")
+    assert 0 < head_lines < len(events)
+    assert sampled == (*whole[:3], head_lines, *whole[4:])

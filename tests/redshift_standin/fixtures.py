@@ -51,6 +51,7 @@ class StandinHandle:
     temp_uri: str  # where the engine may write the files COPY reads
     lake_endpoint: str  # the engine's S3 endpoint: moto behind a proxy refusing lake writes
     lake_requests: list[tuple[str, str]]  # what the engine asked of S3: (method, path)
+    lake_heads: list[str]  # the objects whose head (a byte range) the engine read
 
     @property
     def sent(self) -> list[str]:
@@ -137,6 +138,7 @@ def standin_database(s3_endpoint: str, serverless: bool = False, isolation: str 
             temp_uri=f"s3://{make_bucket(s3_endpoint, REGION)}/sparkify-temp",
             lake_endpoint=lake_endpoint,
             lake_requests=stats.requests,
+            lake_heads=stats.ranged,
         )
     finally:
         stack.close()

@@ -44,9 +44,11 @@ from sparkify_assets.resources.engines.base import (
     slots,
 )
 from sparkify_assets.resources.engines.local_staging import duckdb_execute, parser, stage_records
+from sparkify_assets.resources.engines.redshift_drift import sample_keys
 from sparkify_assets.resources.engines.redshift_login import temporary_login
 from sparkify_assets.resources.engines.redshift_temp import TempFiles, put_jsonpaths
 from sparkify_assets.resources.lake import Lake, LakeObject
+from sparkify_assets.schema_drift import KeyTally
 
 # Below this size an object costs Redshift more as a COPY of its own (seconds each) than parsing
 # it here and loading it with others in one COPY.
@@ -83,6 +85,7 @@ class RedshiftSession(DbApiSession):
     def __init__(self, con, warehouse: RedshiftWarehouse):
         super().__init__(con)
         self.warehouse = warehouse
+        self.sampled_bytes = 0  # read by the last `stage` from objects COPYed in place
 
     def lock(self, *tables):
         # `tables` stay unlocked: Redshift's LOCK would make their readers wait (load_lock.sql).
@@ -104,11 +107,15 @@ class RedshiftSession(DbApiSession):
             if big:
                 not_copied, copied = self._copy_objects(table, lake, temp, big, load_batch)
                 parse_here += not_copied
+            self.staged_keys = KeyTally()
             with parser() as con:
+                in_place = [o for o in big if o.key in copied]
+                self.sampled_bytes = sample_keys(con, lake, in_place, self.staged_keys)
                 load = self._json_loader(con, temp)
                 parsed = stage_records(
-                    con, load, table, lake, parse_here, load_batch, self.chunk_bytes, progress
-                )
+                    con, load, table, lake, parse_here, load_batch, self.chunk_bytes, progress,
+                    self.staged_keys,
+                )  # fmt: skip
             return {**copied, **parsed}
 
     def _copy_objects(
