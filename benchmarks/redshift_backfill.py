@@ -93,9 +93,9 @@ def measure(spec: LakeSpec) -> dict:
             warehouse, f"s3://{standin.bucket}/lake", s3_endpoint_url=standin.lake_endpoint
         )
         graph_seconds = time.perf_counter() - started
-        read = {
-            p.split(f"/{standin.bucket}/", 1)[-1] for m, p in standin.lake_requests if m == "GET"
-        }
+        lake_path = f"/{standin.bucket}/"
+        read = {p.split(lake_path, 1)[-1] for m, p in standin.lake_requests if m == "GET"}
+        heads = [p.split(lake_path, 1)[-1] for p in standin.lake_heads]
         copies = [s for s in standin.sent if s.lstrip().startswith("COPY")]
         temp_bucket, temp_prefix = split_temp_uri(standin.temp_uri)
         left = boto3.client("s3", endpoint_url=endpoint).list_objects_v2(
@@ -105,11 +105,7 @@ def measure(spec: LakeSpec) -> dict:
             "event_objects": len(events),
             "event_bytes": sum(events.values()),
             "event_bytes_read": sum(size for key, size in events.items() if key in read),
-            "event_bytes_sampled": sum(
-                min(SAMPLE_BYTES, events[p.split(lake_path, 1)[-1]])
-                for p in standin.lake_heads
-                if p.split(lake_path, 1)[-1] in events
-            ),
+            "event_bytes_sampled": sum(min(SAMPLE_BYTES, events[k]) for k in heads if k in events),
             "copies_in_place": sum(
                 '"staging_events_copy"' in c and "NOLOAD" not in c for c in copies
             ),
@@ -141,7 +137,8 @@ unless COPY or `typed_copy` finds a bad record in it.
 | measured | figure |
 |---|---|
 | event bytes this process read whole (target 0) | {f["event_bytes_read"]:,} {verdict} |
-| event bytes read as heads sampled for schema drift (64 KiB an object at most) | {f["event_bytes_sampled"]:,} |
+| event bytes read as heads sampled for schema drift (at most 64 KiB an object) | \
+{f["event_bytes_sampled"]:,} |
 | COPY statements in place (staging_events) | {f["copies_in_place"]} |
 | COPY statements of rows parsed here (chunks, both tables) | {f["copies_parsed"]} |
 | COPY ... NOLOAD checks of objects over 4 MB | {f["copies_checked"]} |
