@@ -12,7 +12,9 @@ import time
 
 import boto3
 import pytest
+from dagster import DagsterInstance, build_sensor_context
 
+from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.load_protocol import locked, reading, staging_locks
 from sparkify_assets.resources.engines import redshift as redshift_engine
 from sparkify_assets.resources.engines.base import Finding, WarehouseBusy
@@ -21,6 +23,7 @@ from sparkify_assets.resources.engines.json_records import MAX_RECORD_BYTES
 from sparkify_assets.resources.engines.redshift_drift import SAMPLE_BYTES
 from sparkify_assets.resources.engines.redshift_temp import split_temp_uri
 from sparkify_assets.resources.lake import Lake
+from sparkify_assets.sensors import lake_sensors
 from tests.support import STAR_TABLES, read_table, run_graph
 from tests.test_engines_redshift import STAGING, redshift_warehouse, staged_rows, sync
 
@@ -109,6 +112,16 @@ def test_readers_never_wait_for_a_load_and_a_sensor_tick_sees_it(
         assert holding.wait(30)
         started = time.monotonic()
         assert warehouse.busy()
+        lake = Lake(url=s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
+        with DagsterInstance.ephemeral() as instance:  # a tick as the daemon evaluates it
+            (sensor,) = [s for s in lake_sensors(ALL_ASSETS) if s.name == "log_data_sensor"]
+            tick = sensor(
+                build_sensor_context(
+                    instance=instance, cursor="{}", resources={"warehouse": warehouse, "lake": lake}
+                )
+            )
+        assert "a run holds the warehouse" in tick.skip_reason.skip_message
+        assert tick.cursor is None
         with reading(warehouse, ("staging_events", "songplays"), wait=False) as session:
             # the last committed state, not the load's uncommitted delete
             assert session.count("staging_events") == expected
