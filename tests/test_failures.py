@@ -178,7 +178,7 @@ def test_iam_credentials_that_cannot_renew_are_refusals(aws_credentials, monkeyp
     settings = SimpleNamespace(
         user="loader",
         database="dev",
-        aws_region="us-east-1",
+        login_region="us-east-1",
         cluster_identifier="cluster-1",
         workgroup=None,
         aws_endpoint_url=f"http://127.0.0.1:{server.server_port}",
