@@ -49,6 +49,17 @@ class Drift:
     records: int  # records holding it (unmapped) or lacking it (missing)
     first_object: str  # the first object, in key order, where it is so
 
+    def sentence(self, table: str) -> str:
+        """This drift as a line of a run's log."""
+        if self.drift == UNMAPPED:
+            what = f"is in no column (not in sql/{table}.jsonpaths)"
+        else:
+            what = f"is missing, though sql/{table}.jsonpaths maps it"
+        return (
+            f"key {self.json_key!r} {what}: {self.records} record(s) of this load, first in "
+            f"{self.first_object}"
+        )
+
 
 def drift_of(table: str, tally: KeyTally) -> list[Drift]:
     """What `tally`'s records and `sql/<table>.jsonpaths` disagree on, most records first."""

@@ -28,7 +28,10 @@ from dagster import (
 from sparkify_assets.assets.lake import lake_key
 from sparkify_assets.lake_scan import WATCHES, Cursor, Pending, Scan, Watch, scan
 from sparkify_assets.resources.engines.base import Warehouse, WarehouseBusy
-from sparkify_assets.resources.lake import Lake, NotData
+from sparkify_assets.resources.lake import Lake
+from sparkify_assets.resources.lake_objects import named
+
+NAMED_NOT_DATA = 3  # objects that are not data a tick's log line and skip reason name
 
 
 def run_key(watch: Watch, requested: dict[str, Pending]) -> str:
@@ -78,16 +81,15 @@ def evaluate(
         f"tail and {found.sweep_pages} of the sweep; "
         f"{len(found.requested)} to load; {len(found.cursor.pending)} requested and not loaded yet"
     )
-    passed_over = ""
+    nothing_new = f"{watch.prefix}: nothing new"
     if found.not_data:
         # Never a run for them (a _SUCCESS marker carries no data), but never silence either.
-        passed_over = f"; {not_data_line(found.not_data)}"
-        context.log.warning(f"{watch.prefix}: {not_data_line(found.not_data)}")
+        passed_over = f"{named(found.not_data, NAMED_NOT_DATA)}, no run for them"
+        context.log.warning(f"{watch.prefix}: {passed_over}")
+        nothing_new += f"; {passed_over}"
     next_cursor = found.cursor.dump()
     if not found.requested:
-        return SensorResult(
-            skip_reason=f"{watch.prefix}: nothing new{passed_over}", cursor=next_cursor
-        )
+        return SensorResult(skip_reason=nothing_new, cursor=next_cursor)
     keys = sorted(found.requested)
     request = RunRequest(
         run_key=run_key(watch, found.requested),
@@ -101,16 +103,6 @@ def evaluate(
     # Only objects new to the lake are an arrival; a retried request is not.
     observations = [arrival(watch, found, now)] if found.arrived else []
     return SensorResult(run_requests=[request], cursor=next_cursor, asset_events=observations)
-
-
-NAMED_NOT_DATA = 3  # objects that are not data a tick names
-
-
-def not_data_line(not_data: Sequence[NotData]) -> str:
-    """The objects a tick listed and will not load as they are not data: how many, a few named."""
-    named = ", ".join(f"{o.key} [{o.reason}]" for o in not_data[:NAMED_NOT_DATA])
-    more = f" and {len(not_data) - NAMED_NOT_DATA} more" if len(not_data) > NAMED_NOT_DATA else ""
-    return f"{len(not_data)} object(s) listed are not data and load nothing: {named}{more}"
 
 
 def selection_for(watch: Watch, assets: Sequence[AssetsDefinition]) -> list[AssetKey]:

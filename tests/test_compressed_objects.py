@@ -52,8 +52,9 @@ def staged_by_key(warehouse, table: str) -> dict[str, list[tuple]]:
 
 @pytest.fixture(params=["bodies", "files"])
 def read_path(request, monkeypatch) -> str:
-    """Each way an object reaches the parse: its content in memory (small objects), or a file
-    (every object counted as big: the S3 spool, or a folder's file decompressed aside)."""
+    """Each way an object reaches the parse: its content in memory (small objects not named as
+    compressed: here the gzip body named .json), or a file (every object counted as big: the
+    S3 spool, or a folder's file decompressed aside; a .json.gz always goes this way)."""
     if request.param == "files":
         monkeypatch.setattr(local_staging, "SMALL_OBJECT_BYTES", 0)
     return request.param

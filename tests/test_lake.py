@@ -13,6 +13,8 @@ from sparkify_assets.resources.lake_objects import (
     JSONPATHS,
     MARKER,
     OTHER_SUFFIX,
+    NotData,
+    named,
     not_data_reason,
 )
 from tests.s3_server import latency_proxy
@@ -210,6 +212,15 @@ def test_not_data_reason():
     assert not_data_reason("log_data/d.json.gz", 0) == EMPTY
     assert not_data_reason("log_data/d.csv", 9) == OTHER_SUFFIX
     assert not_data_reason("log_data/", 0) == FOLDER_MARKER
+
+
+def test_objects_that_are_not_data_are_named_a_few_and_counted():
+    not_data = [NotData(f"log_data/{n}/_SUCCESS", 0, MARKER) for n in range(4)]
+    assert named(not_data, 3) == (
+        f"4 object(s) not data: log_data/0/_SUCCESS [{MARKER}], log_data/1/_SUCCESS [{MARKER}], "
+        f"log_data/2/_SUCCESS [{MARKER}] and 1 more"
+    )
+    assert named(not_data[:1], 3) == f"1 object(s) not data: log_data/0/_SUCCESS [{MARKER}]"
 
 
 def test_is_data_key():

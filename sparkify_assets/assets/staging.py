@@ -5,8 +5,6 @@ the metadata and `skipped_objects`; keys the records and the JSONPaths disagree 
 drift), in the log, the metadata and `schema_drift`. Both are warning checks (checks.py).
 """
 
-from collections.abc import Sequence
-
 from dagster import (
     AssetExecutionContext,
     Config,
@@ -22,8 +20,8 @@ from sparkify_assets.failures import refusals_fail_at_once
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.metadata import markdown_table, table_metadata
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Warehouse
-from sparkify_assets.resources.lake import Lake, LakeError, NotData
-from sparkify_assets.schema_drift import UNMAPPED, Drift
+from sparkify_assets.resources.lake import Lake, LakeError
+from sparkify_assets.resources.lake_objects import named
 
 SAMPLE_OBJECTS = 10  # objects that are not data a log line and the metadata name
 
@@ -52,8 +50,7 @@ def stage(
     listing = lake.listing(prefix)
     if listing.not_data:
         context.log.warning(
-            f"{table}: {len(listing.not_data)} object(s) under {prefix} are not data and were "
-            f"not loaded: {_named(listing.not_data)}"
+            f"{table}: under {prefix}, {named(listing.not_data, SAMPLE_OBJECTS)}; not loaded"
         )
     progress = LoadProgress(table, context.log.info)
     locks = load_protocol.staging_locks(table)
@@ -64,7 +61,7 @@ def stage(
                 session, table, lake, listing.objects, config.full_refresh, progress
             )
         for drift in load.drift or ():
-            context.log.warning(f"{table}: {_described(drift, table)}")
+            context.log.warning(f"{table}: {drift.sentence(table)}")
         if load.rows_rejected:
             context.log.warning(
                 f"{table}: {load.rows_rejected} record(s) rejected into staging_rejects (out of "
@@ -109,25 +106,6 @@ def stage(
             header, by_reason = load_protocol.rejects_by_reason(session, table, load.load_batch)
             metadata["rejects_by_reason"] = MarkdownMetadataValue(markdown_table(header, by_reason))
     return MaterializeResult(metadata=metadata)
-
-
-def _named(not_data: Sequence[NotData]) -> str:
-    """The first objects that are not data, each with why, and how many more."""
-    named = ", ".join(f"{o.key} [{o.reason}]" for o in not_data[:SAMPLE_OBJECTS])
-    more = len(not_data) - SAMPLE_OBJECTS
-    return named + (f" and {more} more" if more > 0 else "")
-
-
-def _described(drift: Drift, table: str) -> str:
-    """One drifted key as a sentence."""
-    if drift.drift == UNMAPPED:
-        what = f"is in no column (not in sql/{table}.jsonpaths)"
-    else:
-        what = f"is missing, though sql/{table}.jsonpaths maps it"
-    return (
-        f"key {drift.json_key!r} {what}: {drift.records} record(s) of this load, first in "
-        f"{drift.first_object}"
-    )
 
 
 @asset(**WAREHOUSE_STEP, group_name="staging", kinds={"sql"})

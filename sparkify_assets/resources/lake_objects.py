@@ -6,6 +6,7 @@ the same lake in a folder or in S3 yields the same keys, manifests and staging r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sparkify_assets.resources.compression import declared_compression
@@ -64,6 +65,14 @@ class NotData:
     key: str
     size: int
     reason: str
+
+
+def named(not_data: Sequence[NotData], limit: int) -> str:
+    """How many objects are not data, the first `limit` of them named with why: for a log line
+    or a sensor's skip reason."""
+    shown = ", ".join(f"{o.key} [{o.reason}]" for o in not_data[:limit])
+    more = f" and {len(not_data) - limit} more" if len(not_data) > limit else ""
+    return f"{len(not_data)} object(s) not data: {shown}{more}"
 
 
 def sorted_out(objects: list[LakeObject]) -> tuple[list[LakeObject], list[NotData]]:
