@@ -5,10 +5,11 @@
   object's earlier rows and rejects are replaced. The sensors ask the same question the same way.
 - A star table remembers in `load_state` the last batch of each staging table it took in and
   merges only later ones; after a load that replaced rows it prunes what lost its source.
-- Every load is one transaction that starts by locking what it writes, so a second run waits and
-  then sees what the first committed. Tables are created before, in a transaction of their own:
-  on Redshift the snapshot is taken at a transaction's first statement, so nothing may come
-  before the lock.
+- Every load is one transaction that starts by locking what it writes against other writers, so
+  a second run waits and then sees what the first committed; readers never wait (Redshift, whose
+  LOCK would stop them, locks `load_lock` instead). Tables are created before, in a transaction
+  of their own: on Redshift the snapshot is taken at a transaction's first read or write, so
+  nothing may come before the lock.
 """
 
 from __future__ import annotations

@@ -93,9 +93,10 @@ class Session(ABC):
 
     @abstractmethod
     def lock(self, *tables: str) -> None:
-        """Hold `tables` against other writers until this transaction ends. Called first in a
-        transaction, before anything it protects is read: two runs at once would otherwise both
-        read the same manifest or watermark and write the same rows twice."""
+        """Hold `tables` against other writers until this transaction ends, never against
+        readers. Called first in a transaction, before anything it protects is read: two runs
+        at once would otherwise both read the same manifest or watermark and write the same
+        rows twice."""
 
     @staticmethod
     def load_object_rows(
