@@ -44,27 +44,44 @@ def temp_objects(standin) -> list[str]:
 def test_real_logs_copy_in_place_from_a_read_only_lake(
     redshift_standin, s3_url, s3_endpoint, monkeypatch, lake_dir, tmp_path
 ):
-    """Every event object COPYed in place (registration 1540991795796.0, empty userIds): the
-    process reads none, writes nothing into the lake, leaves its temp location empty, and
+    """Every event object COPYed in place (registration 1540991795796.0, empty userIds; a day
+    gzipped; a day whose events gained a key): the process reads none whole, writes nothing into
+    the lake, leaves its temp location empty, sees the new key in the head it samples, and
     staging equals DuckDB's."""
+    days = sorted((lake_dir / "log_data").rglob("*.json"))
+    days[0].with_name(days[0].name + ".gz").write_bytes(gzip.compress(days[0].read_bytes()))
+    days[0].unlink()
+    drifted = [json.loads(line) for line in days[2].read_text(encoding="utf-8").splitlines()]
+    days[2].write_text("".join(json.dumps({**e, "device": "ios"}) + "\n" for e in drifted), "utf-8")
+    event_objects = len(days)
     warehouse = redshift_warehouse(redshift_standin, monkeypatch, copy_min_object_bytes=0)
     sync(lake_dir, s3_url, s3_endpoint)
     run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
+
     lake = f"/{redshift_standin.bucket}"  # path-style: a listing's path is the bucket's alone
     asked = [(m, p) for m, p in redshift_standin.lake_requests if f"{p}/".startswith(f"{lake}/")]
     assert asked and all(method in ("GET", "HEAD") for method, _ in asked)
     assert not [p for _m, p in asked if "/log_data/" in p]  # listed, never read whole here
     heads = [p for p in redshift_standin.lake_heads if "/log_data/" in p]  # sampled for drift
-    assert len(heads) == len(set(heads)) == sum(1 for _ in (lake_dir / "log_data").rglob("*.json"))
+    assert len(heads) == len(set(heads)) == event_objects
     assert temp_objects(redshift_standin) == []
     copies = [s for s in redshift_standin.sent if s.lstrip().startswith("COPY")]
-    events = sum(1 for _ in (lake_dir / "log_data").rglob("*.json"))
-    assert sum('"staging_events_copy"' in c for c in copies) == events
+    in_place = [c for c in copies if '"staging_events_copy"' in c and "NOLOAD" not in c]
+    assert len(in_place) == event_objects
+    assert sum("GZIP" in c for c in in_place) == 1
     assert all("STATUPDATE" not in c for c in copies)  # it needs the table's owner
+
     duckdb = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
     run_graph(duckdb, lake_dir)
     for table in (*STAR_TABLES, *STAGING):
         assert staged_rows(warehouse, table, False) == staged_rows(duckdb, table, False), table
+    (whole,) = read_table(duckdb, "schema_drift")
+    assert whole[1:4] == ("device", "unmapped", len(drifted))
+    (sampled,) = read_table(warehouse, "schema_drift")
+    # the same key, kind and first object; counted in the whole lines of the object's head
+    head_lines = days[2].read_bytes()[:SAMPLE_BYTES].count(b"\n")
+    assert 0 < head_lines < len(drifted)
+    assert sampled == (*whole[:3], head_lines, *whole[4:])
 
 
 def test_a_record_over_copys_4_mb_limit_is_one_reject(
@@ -214,45 +231,3 @@ def test_preflight_names_a_temp_location_it_cannot_write_and_a_check_that_errors
 
     finding = warehouse.checked("a check", boom)
     assert finding == Finding("a check", False, "RuntimeError: broken for ***")
-
-
-def test_a_gzip_day_loads_as_its_plain_twin(
-    redshift_standin, s3_url, s3_endpoint, monkeypatch, lake_dir, tmp_path
-):
-    day = sorted((lake_dir / "log_data").rglob("*.json"))[0]
-    day.with_name(day.name + ".gz").write_bytes(gzip.compress(day.read_bytes()))
-    day.unlink()
-    warehouse = redshift_warehouse(redshift_standin, monkeypatch, copy_min_object_bytes=0)
-    sync(lake_dir, s3_url, s3_endpoint)
-    run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
-    copies = [s for s in redshift_standin.sent if s.lstrip().startswith("COPY")]
-    assert sum("GZIP" in c and "NOLOAD" not in c for c in copies) == 1  # COPYed in place
-    lake = f"/{redshift_standin.bucket}/"
-    assert not [p for m, p in redshift_standin.lake_requests if m == "GET" and p.startswith(lake)
-                and "/log_data/" in p]  # fmt: skip
-    duckdb = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
-    run_graph(duckdb, lake_dir)
-    for table in ("staging_events", *STAR_TABLES):
-        assert staged_rows(warehouse, table, False) == staged_rows(duckdb, table, False), table
-
-
-def test_schema_drift_is_seen_in_objects_copied_in_place(
-    redshift_standin, s3_url, s3_endpoint, monkeypatch, lake_dir, tmp_path
-):
-    """A day whose events gained a key loads by COPY in place (the JSONPaths ignore the key):
-    the head sampled from each such object still names it, as DuckDB does from every record."""
-    day = sorted((lake_dir / "log_data").rglob("*.json"))[2]
-    events = [json.loads(line) for line in day.read_text(encoding="utf-8").splitlines()]
-    day.write_text("".join(json.dumps({**e, "device": "ios"}) + "\n" for e in events), "utf-8")
-    warehouse = redshift_warehouse(redshift_standin, monkeypatch, copy_min_object_bytes=0)
-    sync(lake_dir, s3_url, s3_endpoint)
-    run_graph(warehouse, s3_url, s3_endpoint_url=redshift_standin.lake_endpoint)
-    duckdb = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
-    run_graph(duckdb, lake_dir)
-    (whole,) = read_table(duckdb, "schema_drift")
-    assert whole[1:4] == ("device", "unmapped", len(events))
-    (sampled,) = read_table(warehouse, "schema_drift")
-    # the same key, kind and first object; counted in the whole lines of the object's head
-    head_lines = day.read_bytes()[:SAMPLE_BYTES].count(b"\n")
-    assert 0 < head_lines < len(events)
-    assert sampled == (*whole[:3], head_lines, *whole[4:])
