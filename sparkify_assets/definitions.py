@@ -47,21 +47,40 @@ from sparkify_assets.settings import (
 
 ALL_ASSETS = fed_by_the_lake(load_assets_from_modules([staging, star, reports]))
 
+# `dagster/max_runtime`: a run still going after this many seconds is canceled by the daemon's
+# run monitoring (deploy/dagster.yaml). One run at a time holds the `warehouse` pool, so a run
+# that hangs (a lock never granted, a server that stopped answering) would otherwise stop every
+# later run. Each bound is many times what the job takes: a day's load takes seconds to minutes,
+# a year's backfill on Redshift under an hour.
+MAX_RUNTIME_SECONDS = {
+    "sparkify_job": 4 * 3600,
+    "full_refresh_job": 8 * 3600,
+    "checks_job": 3600,
+}
+
+
+def max_runtime(job: str) -> dict[str, str]:
+    return {"dagster/max_runtime": str(MAX_RUNTIME_SECONDS[job])}
+
+
 sparkify_job = define_asset_job(
     "sparkify_job",
     selection=AssetSelection.all(),
     description="Take in what is new in the lake: staging, then the star schema, then reports.",
+    tags=max_runtime("sparkify_job"),
 )
 checks_job = define_asset_job(
     "checks_job",
     selection=AssetSelection.all_asset_checks(),
     description="Run every asset check against the tables as they are, materializing nothing.",
+    tags=max_runtime("checks_job"),
 )
 full_refresh_job = define_asset_job(
     "full_refresh_job",
     selection=AssetSelection.all(),
     description="Rebuild every table from everything in the lake.",
     config={"ops": {name: {"config": {"full_refresh": True}} for name in sql_files.TABLE_ASSETS}},
+    tags=max_runtime("full_refresh_job"),
 )
 
 

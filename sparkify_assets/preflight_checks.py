@@ -56,6 +56,11 @@ def preflight_checks(context: OpExecutionContext, warehouse: Warehouse, lake: La
         raise Failure(f"preflight failed: {', '.join(failed)}", allow_retries=False)
 
 
-@job(description="Before the first load: can the platform read the lake and load the warehouse?")
+# A preflight makes a few requests and one COPY ... NOLOAD of each kind: 15 minutes is a hang
+# (`dagster/max_runtime`: the daemon's run monitoring cancels it, see deploy/dagster.yaml).
+@job(
+    description="Before the first load: can the platform read the lake and load the warehouse?",
+    tags={"dagster/max_runtime": "900"},
+)
 def preflight_job():
     preflight_checks()

@@ -213,10 +213,11 @@ def test_production_instance_queues_runs_and_pools_every_warehouse_step():
     one at a time, and every pool (the `warehouse` pool too) has one slot, claimed per step inside
     the run, so runs started outside the queue (`dagster asset materialize`) take turns too."""
     config, _ = dagster_instance_config(str(PRODUCTION_INSTANCE.parent))
-    assert config["run_coordinator"] == {
-        "module": "dagster.core.run_coordinator",
-        "class": "QueuedRunCoordinator",
-    }
+    coordinator = config["run_coordinator"]
+    assert (coordinator["module"], coordinator["class"]) == (
+        "dagster.core.run_coordinator",
+        "QueuedRunCoordinator",
+    )
     assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1
     pools = config["concurrency"]["pools"]
     assert pools["default_limit"] == 1
@@ -224,10 +225,23 @@ def test_production_instance_queues_runs_and_pools_every_warehouse_step():
     assert config["storage"]["postgres"]["postgres_db"]["password"] == {
         "env": "DAGSTER_PG_PASSWORD"
     }
+    # The instance recovers by itself (tests/test_deployment.py shows it on real processes): a
+    # dead run's slots are freed, a crashed run worker's run is retried, a failed step's never.
+    monitoring = config["run_monitoring"]
+    assert monitoring["enabled"] and monitoring["free_slots_after_run_end_seconds"] > 0
+    assert monitoring["max_runtime_seconds"] > 0
+    retries = config["run_retries"]
+    assert retries["enabled"] and retries["max_retries"] > 0
+    assert retries["retry_on_asset_or_op_failure"] is False
+    assert coordinator["config"]["max_user_code_failure_retries"] > 0
+    for ticks in ("sensor", "schedule"):
+        assert config["retention"][ticks]["purge_after_days"]["skipped"] > 0
 
     # Every asset and check step that works in the warehouse claims a slot of its pool, and
     # every asset step retries what passes (3 retries, 2 s doubling).
     defs = build_definitions({})
+    for job in defs.jobs:  # each job's runs are canceled past a bound of their own
+        assert float(job.run_tags["dagster/max_runtime"]) > 0, job.name
     assets = {a.node_def.name: a for a in defs.assets if not isinstance(a, AssetSpec)}
     rule_checks = {c.node_def.name: c for c in defs.asset_checks if c.node_def.pool}
     assert set(assets) == {*sql_files.TABLE_ASSETS, "analytics_report"}
