@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from sparkify_assets.lake_scan import loaded_versions
 from sparkify_assets.resources.engines.postgres import PostgresSession
 from sparkify_assets.resources.lake import Lake, LakeObject
 from tests.support import connect_to, read_table, wait_for_blocked
@@ -56,6 +57,7 @@ def test_load_objects_holds_exactly_the_objects_given_last(postgres_warehouse):
         LakeObject('log_data/it\'s, "quoted".json', '"etag"', 10),
         LakeObject("song_data/ünï/line\nbreak.json", "1-2", 0),
         LakeObject("log_data/*.json", "x" * 128, 2**40),
+        LakeObject("log_data/asked-by-a-sensor.json", "", 0),  # a tick knows only the key
     ]
     with postgres_warehouse.session() as session:
         session.fill_load_objects(odd)
@@ -159,3 +161,8 @@ def test_never_busy_and_its_location_holds_no_password(postgres_warehouse):
     assert postgres_warehouse.busy() is False
     assert postgres_warehouse.password not in postgres_warehouse.location
     assert postgres_warehouse.location.startswith(f"postgres://{postgres_warehouse.user}@")
+
+
+def test_a_sensor_tick_asks_postgres_what_was_loaded(postgres_warehouse):
+    """A tick knows a key, not its version: an empty version must reach load_objects as ''."""
+    assert loaded_versions(postgres_warehouse, "staging_events", ["log_data/a.json"]) == {}
