@@ -162,8 +162,14 @@ def stop_process_group(process: subprocess.Popen, grace: float = 5.0) -> None:
 
 
 @contextmanager
-def dagster_webserver(folder: Path, startup_timeout: float = 90.0) -> Iterator[Webserver]:
-    """`dagster-webserver -w workspace.yaml` on a free loopback port, its state in `folder`."""
+def dagster_webserver(
+    folder: Path,
+    startup_timeout: float = 90.0,
+    extra_env: dict[str, str] | None = None,
+    read_only: bool = False,
+) -> Iterator[Webserver]:
+    """`dagster-webserver -w workspace.yaml` on a free loopback port, its state in `folder`;
+    `extra_env` added to its environment, `--read-only` if asked."""
     home = folder / "dagster_home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
@@ -173,11 +179,13 @@ def dagster_webserver(folder: Path, startup_timeout: float = 90.0) -> Iterator[W
         SPARKIFY_WAREHOUSE="duckdb",
         SPARKIFY_DUCKDB_PATH=str(folder / "sparkify.duckdb"),
     )
+    env.update(extra_env or {})
     port = free_port()
     log = folder / "webserver.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(WEBSERVER), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)],
+            [str(WEBSERVER), "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)]
+            + (["--read-only"] if read_only else []),
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
