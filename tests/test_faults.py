@@ -37,6 +37,7 @@ from tests.support import (
     paused_env,
     read_table,
     run_graph,
+    service_unavailable,
     start_cli,
     wait_for_blocked,
     wait_for_marker,
@@ -288,7 +289,7 @@ def test_hostile_input_is_rejected_or_loaded_by_the_rules_and_the_run_goes_on(wa
 def test_postgres_restarted_during_a_run_is_retried(built_postgres, lake_dir, tmp_path, blocker):
     """The server goes away mid-run; the step's retry reconnects and the run completes."""
     if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
-        pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster (as in CI)")
+        service_unavailable("restarting PostgreSQL needs root and pg_ctlcluster (as in CI)")
     add_day(lake_dir, 4)
     with blocker.cursor() as cur:  # hold the run inside its first load's transaction
         cur.execute("LOCK TABLE load_batches IN EXCLUSIVE MODE")
