@@ -19,9 +19,11 @@ from sparkify_assets.resources.engines.base import WAREHOUSE_POOL, WarehouseUnav
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake, LakeError
 from tests.reference import compute
+from tests.s3_server import latency_proxy
 from tests.support import (
     ALL_TABLES,
     DAGSTER,
+    EARLY_SONG,
     PG,
     PRODUCTION_INSTANCE,
     STAR_TABLES,
@@ -38,6 +40,7 @@ from tests.support import (
     read_table,
     run_graph,
     service_unavailable,
+    song,
     start_cli,
     wait_for_blocked,
     wait_for_marker,
@@ -344,9 +347,11 @@ def test_missing_bucket_says_so(s3_endpoint, aws_credentials):
         lake.check("log_data/")
 
 
-def test_s3_away_for_a_few_seconds_during_a_load(
+def test_s3_away_for_a_few_seconds_or_slowing_down_is_ridden_out_by_the_lake(
     duckdb_warehouse, lake_dir, s3_endpoint, s3_client, s3_lake
 ):
+    """The lake's own retries carry its reads through: no step fails and is retried for it (a
+    step's retry would hide a lake that never retries, and costs seconds of backoff)."""
     bucket, prefix = s3_lake[5:].split("/", 1)
     for path in sorted(p for p in lake_dir.rglob("*") if p.is_file()):
         s3_client.upload_file(
@@ -354,5 +359,19 @@ def test_s3_away_for_a_few_seconds_during_a_load(
         )
     proxy = Relay(int(s3_endpoint.rsplit(":", 1)[1]))
     proxy.outage(4.0)  # the run starts while the server is away
-    run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=f"http://127.0.0.1:{proxy.port}")
+    result = run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=f"http://127.0.0.1:{proxy.port}")
+    assert [e.step_key for e in result.all_events if e.is_step_up_for_retry] == []
+    assert_matches_reference(duckdb_warehouse, lake_dir)
+
+    # S3's 503 SlowDown, once, to the GET of a day of events and of a song: each read again.
+    day = add_day(lake_dir, 4)
+    s3_client.upload_file(str(lake_dir / day), bucket, f"{prefix}/{day}")
+    (lake_dir / EARLY_SONG).parent.mkdir(parents=True)
+    (lake_dir / EARLY_SONG).write_bytes(song("SOEARLY00000000001", "Read Again"))
+    s3_client.upload_file(str(lake_dir / EARLY_SONG), bucket, f"{prefix}/{EARLY_SONG}")
+    with latency_proxy(s3_endpoint, delay=0) as (endpoint, stats):
+        stats.fail_once.update({f"/{bucket}/{prefix}/{day}", f"/{bucket}/{prefix}/{EARLY_SONG}"})
+        result = run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=endpoint)
+    assert stats.fail_once == set()  # both were answered 503 once
+    assert [e.step_key for e in result.all_events if e.is_step_up_for_retry] == []
     assert_matches_reference(duckdb_warehouse, lake_dir)
