@@ -78,13 +78,29 @@ def test_killed_in_the_middle_of_a_staging_load_postgres(
     assert_matches_reference(built_postgres, lake_dir)
 
 
+def songplays_heap_bytes(database: str) -> int:
+    """The size of songplays' heap on disk: what every transaction wrote into it, committed
+    or not (rows another transaction has written and not committed are invisible to a query,
+    not to the file's size)."""
+    with contextlib.closing(connect_to(database)) as con, con.cursor() as cur:
+        cur.execute("SELECT pg_relation_size('songplays')")
+        return cur.fetchone()[0]
+
+
 def test_killed_in_the_middle_of_a_star_merge_postgres(built_postgres, lake_dir, tmp_path, blocker):
     add_day(lake_dir, 4)
+    new_plays = len(compute(lake_dir).songplays) - len(read_table(built_postgres, "songplays"))
+    assert new_plays > 100
     songplays_before = read_table(built_postgres, "songplays")
+    heap_before = songplays_heap_bytes(built_postgres.database)
     with blocker.cursor() as cur:  # songplays merges, then waits to move its watermark
         cur.execute("SELECT * FROM load_state WHERE consumer = 'songplays' FOR UPDATE")
     process = start_cli(cli_env(built_postgres, lake_dir, tmp_path / "home"), tmp_path)
     wait_for_blocked(built_postgres.database, "DELETE FROM load_state", process)
+    # The kill lands after the merge wrote the new plays: in the heap, not yet committed (a
+    # play takes well over 100 bytes there).
+    assert songplays_heap_bytes(built_postgres.database) - heap_before >= 100 * new_plays
+    assert read_table(built_postgres, "songplays") == songplays_before
     kill_hard(process)
     blocker.rollback()
 
