@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 from dagster import AssetSpec, Backoff, materialize
@@ -33,6 +34,7 @@ from tests.support import (
     cli_env,
     connect_to,
     free_port,
+    held_by_another_process,
     in_order,
     kill_hard,
     output_of,
@@ -191,6 +193,63 @@ def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
     for table in STAR_TABLES:
         assert len(read_table(warehouse, table)) == len(getattr(expected, table))
     assert_warehouse_steps_took_turns(postgres_warehouse.database)
+
+
+def waiting_sessions(database: str) -> int:
+    """How many engine connections wait on a lock in `database` right now."""
+    with contextlib.closing(connect_to(database)) as con, con.cursor() as cur:
+        cur.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND application_name = 'sparkify_assets' AND datname = %s",
+            (database,),
+        )
+        return cur.fetchone()[0]
+
+
+def wait_until(done, runs, what: str, timeout: float = 120.0) -> None:
+    """Poll `done()` until true; fails if a run ends first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        for process in runs:
+            assert process.poll() is None, output_of(process)
+        assert time.monotonic() < deadline, f"never {what}: " + "".join(map(output_of, runs))
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_two_runs_at_the_same_moment_without_the_pool_neither_lose_nor_double_rows(
+    engine, request, lake_dir, tmp_path
+):
+    """No pool to make them take turns: each run has an instance of its own. Both wait for the
+    warehouse, which the test holds, at their first load, and go at the same moment once it
+    lets go: the warehouse's own locks (PostgreSQL's table locks, DuckDB's file) keep the loads
+    apart. Both succeed, and the tables are those of one clean run."""
+    warehouse = request.getfixturevalue(
+        f"built_{engine}" if engine == "postgres" else "built_duckdb_copy"
+    )
+    add_day(lake_dir, 4)  # new work for both
+    envs = [cli_env(warehouse, lake_dir, tmp_path / f"home-{n}") for n in (1, 2)]
+    if engine == "postgres":
+        blocker = request.getfixturevalue("blocker")
+        with blocker.cursor() as cur:  # every load's first step touches the manifest
+            cur.execute("LOCK TABLE load_manifest IN ACCESS EXCLUSIVE MODE")
+        runs = [start_cli(env, tmp_path) for env in envs]
+        # A run's steps run one at a time (in process): both runs wait.
+        wait_until(lambda: waiting_sessions(warehouse.database) == 2, runs, "both waiting")
+        blocker.rollback()
+    else:
+        with held_by_another_process(warehouse.path):
+            runs = [start_cli(env, tmp_path) for env in envs]
+            started = 'STEP_START - Started execution of step "staging_events"'
+            wait_until(
+                lambda: all(started in p.log_path.read_text() for p in runs), runs, "both waiting"
+            )
+    for process in runs:
+        assert process.wait(timeout=300) == 0, output_of(process)
+    assert_matches_reference(warehouse, lake_dir)
+    expected = compute(lake_dir)
+    for table in STAR_TABLES:
+        assert len(read_table(warehouse, table)) == len(getattr(expected, table))
 
 
 def warehouse_steps() -> set[str]:
