@@ -354,9 +354,11 @@ def run_graph(
     full_refresh: bool = False,
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
     must_succeed: bool = True,
+    instance=None,
     **lake_options,
 ):
-    """Materialize the whole graph with its checks in process; return the run's result."""
+    """Materialize the whole graph with its checks in process (on `instance`, or an ephemeral
+    one); return the run's result."""
     run_config = None
     if full_refresh:
         run_config = {"ops": {t: {"config": {"full_refresh": True}} for t in ALL_TABLES}}
@@ -364,6 +366,7 @@ def run_graph(
         [*ALL_ASSETS, *build_checks(max_reject_rate)],
         resources={"warehouse": warehouse, "lake": Lake(url=str(lake), **lake_options)},
         run_config=run_config,
+        instance=instance,
         raise_on_error=False,
     )
     assert result.success or not must_succeed

@@ -8,16 +8,26 @@ what failed, the asset and check and the run's URL, and never the webhook's secr
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from dagster import AssetSelection, DagsterInstance, build_sensor_context, materialize
+from dagster import (
+    AssetMaterialization,
+    AssetSelection,
+    DagsterInstance,
+    build_sensor_context,
+    materialize,
+)
+from dagster._core.definitions.asset_checks.asset_check_factories.freshness_checks import (
+    last_update,  # whose clock the freshness checks read
+)
 
 from sparkify_assets.alerts import AlertError, AlertWebhook, run_failure_alert_sensor
 from sparkify_assets.alerts import stale_table_alert_sensor as stale_sensor
 from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
-from sparkify_assets.freshness import freshness_checks
+from sparkify_assets.freshness import DAILY_TABLES, freshness_checks
 from sparkify_assets.resources.lake import Lake
 
 SECRET = "T0000/B0000/s3cr3t-token"  # the part of a Slack webhook URL that lets anyone post
@@ -106,7 +116,9 @@ def test_a_run_stopped_by_a_blocking_check_is_one_message(webhook, built_duckdb_
     assert SECRET not in json.dumps(body)
 
 
-def test_a_stale_table_is_one_message_until_it_is_fresh_again(webhook, duckdb_warehouse):
+def test_a_stale_table_is_one_message_until_it_is_fresh_again(
+    webhook, duckdb_warehouse, monkeypatch
+):
     checks = freshness_checks(26)
     keys = [key for c in checks for key in c.check_keys]
 
@@ -116,6 +128,7 @@ def test_a_stale_table_is_one_message_until_it_is_fresh_again(webhook, duckdb_wa
             selection=AssetSelection.checks(*checks),
             resources={"warehouse": duckdb_warehouse, "lake": Lake(url=".")},
             instance=instance,
+            raise_on_error=False,
         )
 
     with DagsterInstance.ephemeral() as instance:
@@ -128,14 +141,36 @@ def test_a_stale_table_is_one_message_until_it_is_fresh_again(webhook, duckdb_wa
         alerts.tick()
         run_freshness_checks(instance)  # still stale: the same lapse, not a new one
         alerts.tick()
+        lapse = list(webhook.bodies)
 
-    stale = {fields(body)["Asset"]: fields(body) for body in webhook.bodies}
-    assert len(webhook.bodies) == len(stale) == 4
-    assert set(stale) == {"staging_events", "users", "time", "songplays"}
-    for said in stale.values():
-        assert said["Check"] == "freshness_check"
-        assert said["Run"] == f"{UI}/runs/{first.run_id}"
-        assert "never been observed/materialized" in said["Why"]
+        # Every table loads: fresh again, nothing to say.
+        for table in DAILY_TABLES:
+            instance.report_runless_asset_event(AssetMaterialization(table))
+        fresh = run_freshness_checks(instance)
+        assert all(e.passed for e in fresh.get_asset_check_evaluations())
+        alerts.tick()
+        assert webhook.bodies == lapse
+
+        # 27 hours later, with no load since: a new lapse, told once more.
+        later = time.time() + 27 * 3600
+        monkeypatch.setattr(last_update, "get_current_timestamp", lambda: later)
+        second = run_freshness_checks(instance)
+        assert not any(e.passed for e in second.get_asset_check_evaluations())
+        alerts.tick()
+        alerts.tick()
+        next_lapse = webhook.bodies[len(lapse) :]
+
+    for bodies, run, why in (
+        (lapse, first, "never been observed/materialized"),
+        (next_lapse, second, "Asset is overdue"),
+    ):
+        stale = {fields(body)["Asset"]: fields(body) for body in bodies}
+        assert len(bodies) == len(stale) == 4
+        assert set(stale) == set(DAILY_TABLES)
+        for said in stale.values():
+            assert said["Check"] == "freshness_check"
+            assert said["Run"] == f"{UI}/runs/{run.run_id}"
+            assert why in said["Why"]
     assert SECRET not in json.dumps(webhook.bodies)
 
 

@@ -258,7 +258,7 @@ NARROWED = sorted(rule_id for rule_id, rule in RULE_BY_ID.items() if rule.narrow
 
 
 @pytest.mark.parametrize("rule_id", NARROWED)
-def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(
+def test_narrowed_rule_finds_every_row_in_a_load_of_everything_and_none_in_an_empty_one(
     rule_id, built_duckdb_copy
 ):
     # The built warehouse was loaded in one batch: what that load touched is every row.
@@ -273,8 +273,12 @@ def test_narrowed_rule_finds_the_same_rows_when_the_latest_load_is_everything(
         )[1][0]
         narrow_to_load(session, rule.narrow, batch)
         latest_load = evaluate(session, rule, PARAMETERS, narrowed=True)
+        # A load that touched nothing (no rows carry its number): narrowed, nothing to find.
+        narrow_to_load(session, rule.narrow, batch + 1)
+        untouched = evaluate(session, rule, PARAMETERS, narrowed=True)
     assert every_row[0] > 0
     assert latest_load == every_row
+    assert untouched == (0, every_row[1], [])
 
 
 def check_evaluation(result, table: str, check: str):

@@ -1,9 +1,27 @@
 """The wiring: definitions load, the graph has the expected shape, settings fail clearly."""
 
-import pytest
-from dagster import AssetKey, DefaultScheduleStatus, DefaultSensorStatus
+import time
 
-from sparkify_assets.definitions import ConfigError, build_definitions, build_lake, build_warehouse
+import pytest
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetSelection,
+    DagsterInstance,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    MetadataValue,
+    materialize,
+)
+
+from sparkify_assets.definitions import (
+    ALL_ASSETS,
+    ConfigError,
+    build_definitions,
+    build_lake,
+    build_warehouse,
+)
+from sparkify_assets.freshness import DAILY_TABLES, FRESHNESS_CHECK
 
 # The asset graph, as reviewed: an accidental change to the lineage shows up here.
 GRAPH = {
@@ -142,3 +160,39 @@ def test_freshness_checks_guard_the_daily_tables_within_the_window():
     assert {"run_failure_alert_sensor", "stale_table_alert_sensor"} <= {
         s.name for s in with_alerts.sensors
     }
+
+
+def freshness_results(window_hours: str, loaded_hours_ago: float, warehouse) -> dict[str, bool]:
+    """Each daily table's freshness check, passed or not, under SPARKIFY_FRESH_WITHIN_HOURS
+    `window_hours`, when the tables' last load was `loaded_hours_ago` hours ago (its time as
+    Dagster reads it: the materialization's `dagster/last_updated_timestamp`)."""
+    defs = build_definitions({"SPARKIFY_FRESH_WITHIN_HOURS": window_hours})
+    checks = [c for c in defs.asset_checks if any(k.name == FRESHNESS_CHECK for k in c.check_keys)]
+    loaded_at = time.time() - loaded_hours_ago * 3600
+    with DagsterInstance.ephemeral() as instance:
+        for table in DAILY_TABLES:
+            instance.report_runless_asset_event(
+                AssetMaterialization(
+                    table,
+                    metadata={"dagster/last_updated_timestamp": MetadataValue.timestamp(loaded_at)},
+                )
+            )
+        result = materialize(
+            [*ALL_ASSETS, *checks],
+            selection=AssetSelection.checks(*checks),
+            resources={"warehouse": warehouse, "lake": build_lake({})},
+            instance=instance,
+            raise_on_error=False,
+        )
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} == {FRESHNESS_CHECK}
+    return {e.asset_key.to_user_string(): e.passed for e in evaluations}
+
+
+def test_a_table_loaded_longer_ago_than_the_window_fails_its_freshness_check(duckdb_warehouse):
+    fresh, stale = dict.fromkeys(DAILY_TABLES, True), dict.fromkeys(DAILY_TABLES, False)
+    assert freshness_results("26", 25, duckdb_warehouse) == fresh
+    assert freshness_results("26", 27, duckdb_warehouse) == stale
+    # The window is the setting's.
+    assert freshness_results("30", 29, duckdb_warehouse) == fresh
+    assert freshness_results("30", 31, duckdb_warehouse) == stale

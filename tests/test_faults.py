@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 from dagster import AssetSpec, Backoff, materialize
@@ -19,9 +20,11 @@ from sparkify_assets.resources.engines.base import WAREHOUSE_POOL, WarehouseUnav
 from sparkify_assets.resources.engines.postgres import PostgresWarehouse
 from sparkify_assets.resources.lake import Lake, LakeError
 from tests.reference import compute
+from tests.s3_server import latency_proxy
 from tests.support import (
     ALL_TABLES,
     DAGSTER,
+    EARLY_SONG,
     PG,
     PRODUCTION_INSTANCE,
     STAR_TABLES,
@@ -31,12 +34,15 @@ from tests.support import (
     cli_env,
     connect_to,
     free_port,
+    held_by_another_process,
     in_order,
     kill_hard,
     output_of,
     paused_env,
     read_table,
     run_graph,
+    service_unavailable,
+    song,
     start_cli,
     wait_for_blocked,
     wait_for_marker,
@@ -74,13 +80,29 @@ def test_killed_in_the_middle_of_a_staging_load_postgres(
     assert_matches_reference(built_postgres, lake_dir)
 
 
+def songplays_heap_bytes(database: str) -> int:
+    """The size of songplays' heap on disk: what every transaction wrote into it, committed
+    or not (rows another transaction has written and not committed are invisible to a query,
+    not to the file's size)."""
+    with contextlib.closing(connect_to(database)) as con, con.cursor() as cur:
+        cur.execute("SELECT pg_relation_size('songplays')")
+        return cur.fetchone()[0]
+
+
 def test_killed_in_the_middle_of_a_star_merge_postgres(built_postgres, lake_dir, tmp_path, blocker):
     add_day(lake_dir, 4)
+    new_plays = len(compute(lake_dir).songplays) - len(read_table(built_postgres, "songplays"))
+    assert new_plays > 100
     songplays_before = read_table(built_postgres, "songplays")
+    heap_before = songplays_heap_bytes(built_postgres.database)
     with blocker.cursor() as cur:  # songplays merges, then waits to move its watermark
         cur.execute("SELECT * FROM load_state WHERE consumer = 'songplays' FOR UPDATE")
     process = start_cli(cli_env(built_postgres, lake_dir, tmp_path / "home"), tmp_path)
     wait_for_blocked(built_postgres.database, "DELETE FROM load_state", process)
+    # The kill lands after the merge wrote the new plays: in the heap, not yet committed (a
+    # play takes well over 100 bytes there).
+    assert songplays_heap_bytes(built_postgres.database) - heap_before >= 100 * new_plays
+    assert read_table(built_postgres, "songplays") == songplays_before
     kill_hard(process)
     blocker.rollback()
 
@@ -171,6 +193,63 @@ def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
     for table in STAR_TABLES:
         assert len(read_table(warehouse, table)) == len(getattr(expected, table))
     assert_warehouse_steps_took_turns(postgres_warehouse.database)
+
+
+def waiting_sessions(database: str) -> int:
+    """How many engine connections wait on a lock in `database` right now."""
+    with contextlib.closing(connect_to(database)) as con, con.cursor() as cur:
+        cur.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND application_name = 'sparkify_assets' AND datname = %s",
+            (database,),
+        )
+        return cur.fetchone()[0]
+
+
+def wait_until(done, runs, what: str, timeout: float = 120.0) -> None:
+    """Poll `done()` until true; fails if a run ends first or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        for process in runs:
+            assert process.poll() is None, output_of(process)
+        assert time.monotonic() < deadline, f"never {what}: " + "".join(map(output_of, runs))
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_two_runs_at_the_same_moment_without_the_pool_neither_lose_nor_double_rows(
+    engine, request, lake_dir, tmp_path
+):
+    """No pool to make them take turns: each run has an instance of its own. Both wait for the
+    warehouse, which the test holds, at their first load, and go at the same moment once it
+    lets go: the warehouse's own locks (PostgreSQL's table locks, DuckDB's file) keep the loads
+    apart. Both succeed, and the tables are those of one clean run."""
+    warehouse = request.getfixturevalue(
+        f"built_{engine}" if engine == "postgres" else "built_duckdb_copy"
+    )
+    add_day(lake_dir, 4)  # new work for both
+    envs = [cli_env(warehouse, lake_dir, tmp_path / f"home-{n}") for n in (1, 2)]
+    if engine == "postgres":
+        blocker = request.getfixturevalue("blocker")
+        with blocker.cursor() as cur:  # every load's first step touches the manifest
+            cur.execute("LOCK TABLE load_manifest IN ACCESS EXCLUSIVE MODE")
+        runs = [start_cli(env, tmp_path) for env in envs]
+        # A run's steps run one at a time (in process): both runs wait.
+        wait_until(lambda: waiting_sessions(warehouse.database) == 2, runs, "both waiting")
+        blocker.rollback()
+    else:
+        with held_by_another_process(warehouse.path):
+            runs = [start_cli(env, tmp_path) for env in envs]
+            started = 'STEP_START - Started execution of step "staging_events"'
+            wait_until(
+                lambda: all(started in p.log_path.read_text() for p in runs), runs, "both waiting"
+            )
+    for process in runs:
+        assert process.wait(timeout=300) == 0, output_of(process)
+    assert_matches_reference(warehouse, lake_dir)
+    expected = compute(lake_dir)
+    for table in STAR_TABLES:
+        assert len(read_table(warehouse, table)) == len(getattr(expected, table))
 
 
 def warehouse_steps() -> set[str]:
@@ -302,7 +381,7 @@ def test_hostile_input_is_rejected_or_loaded_by_the_rules_and_the_run_goes_on(wa
 def test_postgres_restarted_during_a_run_is_retried(built_postgres, lake_dir, tmp_path, blocker):
     """The server goes away mid-run; the step's retry reconnects and the run completes."""
     if os.geteuid() != 0 or not shutil.which("pg_ctlcluster"):
-        pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster (as in CI)")
+        service_unavailable("restarting PostgreSQL needs root and pg_ctlcluster (as in CI)")
     add_day(lake_dir, 4)
     with blocker.cursor() as cur:  # hold the run inside its first load's transaction
         cur.execute("LOCK TABLE load_batches IN EXCLUSIVE MODE")
@@ -357,9 +436,11 @@ def test_missing_bucket_says_so(s3_endpoint, aws_credentials):
         lake.check("log_data/")
 
 
-def test_s3_away_for_a_few_seconds_during_a_load(
+def test_s3_away_for_a_few_seconds_or_slowing_down_is_ridden_out_by_the_lake(
     duckdb_warehouse, lake_dir, s3_endpoint, s3_client, s3_lake
 ):
+    """The lake's own retries carry its reads through: no step fails and is retried for it (a
+    step's retry would hide a lake that never retries, and costs seconds of backoff)."""
     bucket, prefix = s3_lake[5:].split("/", 1)
     for path in sorted(p for p in lake_dir.rglob("*") if p.is_file()):
         s3_client.upload_file(
@@ -367,5 +448,19 @@ def test_s3_away_for_a_few_seconds_during_a_load(
         )
     proxy = Relay(int(s3_endpoint.rsplit(":", 1)[1]))
     proxy.outage(4.0)  # the run starts while the server is away
-    run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=f"http://127.0.0.1:{proxy.port}")
+    result = run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=f"http://127.0.0.1:{proxy.port}")
+    assert [e.step_key for e in result.all_events if e.is_step_up_for_retry] == []
+    assert_matches_reference(duckdb_warehouse, lake_dir)
+
+    # S3's 503 SlowDown, once, to the GET of a day of events and of a song: each read again.
+    day = add_day(lake_dir, 4)
+    s3_client.upload_file(str(lake_dir / day), bucket, f"{prefix}/{day}")
+    (lake_dir / EARLY_SONG).parent.mkdir(parents=True)
+    (lake_dir / EARLY_SONG).write_bytes(song("SOEARLY00000000001", "Read Again"))
+    s3_client.upload_file(str(lake_dir / EARLY_SONG), bucket, f"{prefix}/{EARLY_SONG}")
+    with latency_proxy(s3_endpoint, delay=0) as (endpoint, stats):
+        stats.fail_once.update({f"/{bucket}/{prefix}/{day}", f"/{bucket}/{prefix}/{EARLY_SONG}"})
+        result = run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=endpoint)
+    assert stats.fail_once == set()  # both were answered 503 once
+    assert [e.step_key for e in result.all_events if e.is_step_up_for_retry] == []
     assert_matches_reference(duckdb_warehouse, lake_dir)

@@ -11,7 +11,6 @@ from sparkify_assets import load_protocol, sql_files
 from sparkify_assets.load_protocol import Merge, StagingLoad, Window
 from sparkify_assets.resources.engines.base import Session, slots
 from sparkify_assets.resources.lake import Lake, LakeObject
-from sparkify_assets.text_repair import repaired
 from tests.reference import compute
 from tests.support import (
     LAKE_SIZE,
@@ -139,19 +138,53 @@ def test_duplicate_events_count_copies_within_a_load_and_of_earlier_loads(wareho
     assert stage_events(warehouse, lake_dir).duplicate_events == 0
 
 
-def repaired_fields(days) -> int:
-    """Titles and artist names of the plays in `days` that the repair changes."""
-    plays = [json.loads(line) for day in days for line in day.read_text("utf-8").splitlines()]
-    plays = [e for e in plays if e["page"] == "NextSong"]
-    return sum(1 for e in plays for f in ("song", "artist") if e[f] and repaired(e[f]) != e[f])
+# Plays whose titles and artist names the app logged as the real log does, with their repairs
+# spelt out: UTF-8 read as Latin-1 once ("Tú"), twice over ("Esmée"), and text that needs none
+# (a real Latin-1 accent, plain ASCII). (song, artist) of each NextSong event of the day.
+MIS_ENCODED_PLAYS = [
+    ("T\u00c3\u00ba", "Sigur R\u00c3\u00b3s"),  # "TÃº" by "Sigur RÃ³s"
+    ("Esm\u00c3\u0083\u00c2\u00a9e", "Plain Artist"),  # "EsmÃ\x83Â©e", twice over
+    ("T\u00c3\u00ba", "Caf\u00e9 Society"),  # "TÃº" again; "Café" is spelt right
+    ("Plain Song", "Bj\u00f6rk"),  # nothing to repair
+]
+REPAIRS = {
+    "T\u00c3\u00ba": "T\u00fa",  # Tú
+    "Sigur R\u00c3\u00b3s": "Sigur R\u00f3s",  # Sigur Rós
+    "Esm\u00c3\u0083\u00c2\u00a9e": "Esm\u00e9e",  # Esmée
+}
+REPAIRED_FIELDS = 4  # "TÃº" twice, "Sigur RÃ³s", "EsmÃ\x83Â©e"
 
 
-def test_repaired_values_count_each_repaired_field_of_a_load_also_when_known(warehouse, lake_dir):
-    days = sorted((lake_dir / "log_data").rglob("*.json"))
-    assert stage_events(warehouse, lake_dir).repaired_values == repaired_fields(days) > 0
-    # A copy of a day: its text was repaired by the first load and counts in this one too.
-    days[0].with_name(days[0].stem + ".retry-1.json").write_bytes(days[0].read_bytes())
-    assert stage_events(warehouse, lake_dir).repaired_values == repaired_fields(days[:1])
+def mis_encoded_day(lake_dir, folder):
+    """A lake in `folder` of one day: the plays of MIS_ENCODED_PLAYS, and a page view carrying a
+    mis-encoded title (not a play: not repaired). Events are copies of one of `lake_dir`."""
+    generated = sorted((lake_dir / "log_data").rglob("*.json"))[0]
+    events = [json.loads(line) for line in generated.read_text("utf-8").splitlines()]
+    play = next(e for e in events if e["page"] == "NextSong")
+    day = folder / "log_data" / "2018" / "11" / "2018-11-01-events.json"
+    day.parent.mkdir(parents=True)
+    lines = [
+        {**play, "song": song, "artist": artist, "itemInSession": n}
+        for n, (song, artist) in enumerate(MIS_ENCODED_PLAYS)
+    ]
+    lines.append({**play, "page": "Home", "song": "Esm\u00c3\u00a9e", "itemInSession": 9})
+    day.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    return day
+
+
+def test_repaired_values_count_each_repaired_field_of_a_load_also_when_known(
+    warehouse, lake_dir, tmp_path
+):
+    day = mis_encoded_day(lake_dir, tmp_path / "mis_encoded")
+    assert stage_events(warehouse, tmp_path / "mis_encoded").repaired_values == REPAIRED_FIELDS
+    repairs = query(warehouse, "SELECT raw_text, repaired_text, load_batch FROM text_repairs")
+    assert repairs == in_order((raw, fixed, 1) for raw, fixed in REPAIRS.items())
+    # A copy of the day: its text was repaired by the first load and counts in this one too.
+    day.with_name(day.stem + ".retry-1.json").write_bytes(day.read_bytes())
+    assert stage_events(warehouse, tmp_path / "mis_encoded").repaired_values == REPAIRED_FIELDS
+    assert query(warehouse, "SELECT raw_text, repaired_text, load_batch FROM text_repairs") == (
+        repairs
+    )
 
 
 def test_a_warehouse_built_before_columns_were_added_gains_them_and_keeps_its_loads(

@@ -138,6 +138,11 @@ def test_narrowing_edits_only_the_table_names_on_redshift():
         "checks", "failing_sample", "redshift", narrowed=("users", "staging_events"), slots=slots
     )
     assert "recent_" not in plain
+    # Each read of the two tables is edited (the SQL reads each twice, under an alias).
+    assert plain.count("FROM staging_events AS e") == plain.count("FROM users AS u") == 2
+    assert narrowed == plain.replace(
+        "FROM staging_events AS e", 'FROM "recent_staging_events" AS e'
+    ).replace("FROM users AS u", 'FROM "recent_users" AS u')
     assert (
         narrowed.replace('"recent_staging_events"', "staging_events").replace(
             '"recent_users"', "users"

@@ -302,6 +302,13 @@ def open_checks_tab(page: Page, asset: str, checks: list[str]) -> None:
         page.wait_visible(f"check {name}", f"//*[normalize-space(text())={_literal(name)}]")
 
 
+def check_row(name: str, checks: list[str]) -> str:
+    """XPath of check `name`'s row in the Checks tab's list: the largest element around its name
+    that holds no other check's name."""
+    others = " or ".join(f"normalize-space(text())={_literal(o)}" for o in checks if o != name)
+    return f"//*[normalize-space(text())={_literal(name)}]/ancestor::*[not(.//*[{others}])][last()]"
+
+
 def wait_for_run(page: Page, run_id: str) -> str:
     query = """query ($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
 
@@ -349,14 +356,9 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
         assert wait_for_run(page, checks_run) == "SUCCESS", run_failures(page, checks_run)
         open_checks_tab(page, CHECKED_ASSET, checks)
         freshness = "//*[normalize-space(text())='freshness_check']"
-        # Its item in the list: the nearest element around the name that holds a status.
-        item = (
-            f"{freshness}/ancestor::*[.//*[normalize-space(text())='Failed' or "
-            "normalize-space(text())='Succeeded']][1]"
-        )
         page.until(
             "freshness_check to show Failed",
-            lambda: page.text_of(item).endswith("Failed"),
+            lambda: page.text_of(check_row("freshness_check", checks)) == "freshness_check Failed",
         )
         page.click("freshness_check", freshness)
         page.wait_text("why it failed", "Asset has never been observed/materialized")
@@ -423,10 +425,12 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
         # 5. Its Checks tab lists every check, each passed in the run launched above (the
         # freshness check too: the table has just loaded).
         open_checks_tab(page, CHECKED_ASSET, checks)
-        page.until(
-            "every check to show Succeeded",
-            lambda: len(page.visible("//*[normalize-space(text())='Succeeded']")) >= len(checks),
-        )
+        for name in checks:
+            row = check_row(name, checks)
+            page.until(
+                f"{name} to show Succeeded",
+                lambda row=row, name=name: page.text_of(row) == f"{name} Succeeded",
+            )
         page.screenshot(f"asset-{CHECKED_ASSET}-checks.png", publish=True)
 
         # 6. The report's charts on its asset page: the markdown metadata shows each as an
