@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shlex
 import sys
 import tempfile
@@ -37,6 +36,7 @@ if (_repo := str(Path(__file__).resolve().parents[1])) not in sys.path:
     sys.path.insert(0, _repo)
 
 from benchmarks.config import DOC, OUT, ROOT
+from benchmarks.doc_sections import OwnSection
 from benchmarks.figures import fmt_rate, fmt_s, median
 from benchmarks.lakes import LakeSpec, ensure_lake, files_under
 from benchmarks.materialize import materialize
@@ -48,6 +48,7 @@ from tests.s3_server import FAKE_CREDENTIALS, latency_proxy, moto_server
 
 SECTION_START = "<!-- lake-latency: written by benchmarks/lake_latency.py -->"
 SECTION_END = "<!-- /lake-latency -->"
+SECTION = OwnSection(SECTION_START, SECTION_END)
 BUCKET = "sparkify-lake"
 LAKE_URL = f"s3://{BUCKET}/raw"
 FULL_SONGS = 20_000  # the S3 target's size
@@ -245,21 +246,6 @@ time is bound by the latency: two requests of {args.latency * 1000:.0f} ms each.
 {SECTION_END}"""
 
 
-def write_section(doc: Path, text: str) -> None:
-    """Put `text` in place of this benchmark's section of `doc` (or after the rest)."""
-    old = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.S)
-    new = pattern.sub(lambda _m: text, old) if pattern.search(old) else f"{old.rstrip()}\n\n{text}"
-    doc.write_text(new.lstrip() + "\n", encoding="utf-8")
-
-
-def kept_section(doc: Path) -> str:
-    """This benchmark's section of `doc`, for run.py to carry over when it rewrites the doc."""
-    old = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    found = re.search(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), old, re.S)
-    return found.group(0) if found else ""
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lake_latency")
     parser.add_argument("--songs", type=int, default=FULL_SONGS, help="song objects in the S3 lake")
@@ -278,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     tiny = measure_tiny(args, work)
     s3 = measure_s3(args, work)
     text = section(args, s3, tiny, command.strip())
-    write_section(args.doc, text)
+    SECTION.write(args.doc, text)
     print("\n" + text)
     return 0
 

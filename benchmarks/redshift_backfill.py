@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ if (_repo := str(Path(__file__).resolve().parents[1])) not in sys.path:
     sys.path.insert(0, _repo)
 
 from benchmarks.config import DOC
+from benchmarks.doc_sections import OwnSection
 from benchmarks.lakes import LakeSpec, ensure_lake
 from sparkify_assets.resources.engines import redshift as redshift_engine
 from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
@@ -47,6 +47,7 @@ from tests.support import run_graph
 
 SECTION_START = "<!-- redshift-backfill: written by benchmarks/redshift_backfill.py -->"
 SECTION_END = "<!-- /redshift-backfill -->"
+SECTION = OwnSection(SECTION_START, SECTION_END)
 
 
 def log(message: str) -> None:
@@ -153,13 +154,6 @@ with a fixed cost of about a second, so a year's backfill costs a few minutes of
 {SECTION_END}"""
 
 
-def kept_section(doc: Path) -> str:
-    """This benchmark's section of `doc`, for run.py to carry over when it rewrites the doc."""
-    old = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    found = re.search(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), old, re.S)
-    return found.group(0) if found else ""
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.redshift_backfill")
     parser.add_argument("--days", type=int, default=365)
@@ -168,11 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = LakeSpec("redshift-year", args.songs, 500, args.days, args.events_per_day)
     text = section(spec, measure(spec))
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    kept = kept_section(DOC)
-    DOC.write_text(
-        old.replace(kept, text) if kept else f"{old.rstrip()}\n\n{text}\n", encoding="utf-8"
-    )
+    SECTION.write(DOC, text)
     print(text)
     return 0
 

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = args.doc or (QUICK_DOC if args.quick else DOC)
     doc.parent.mkdir(parents=True, exist_ok=True)
     for own_run in (lake_latency, redshift_backfill):  # sections measured by runs of their own
-        if kept := own_run.kept_section(doc):
+        if kept := own_run.SECTION.kept(doc):
             text = f"{text.rstrip()}\n\n{kept}\n"
     doc.write_text(text, encoding="utf-8")
     print("\n" + text)
