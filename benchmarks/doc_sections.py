@@ -31,4 +31,4 @@ class OwnSection:
             if pattern.search(old)
             else f"{old.rstrip()}\n\n{text}"
         )
-        doc.write_text(new.lstrip() + "\n", encoding="utf-8")
+        doc.write_text(new.strip() + "\n", encoding="utf-8")
