@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from sparkify_assets import sql_files
-from sparkify_assets.resources.engines.redshift import manifest
+from sparkify_assets.resources.engines.redshift_session import manifest
 
 pytest_plugins = ("tests.redshift_standin.fixtures",)
 
