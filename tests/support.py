@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -458,6 +459,20 @@ def importing_this_checkout(env: dict) -> dict:
     """`env` with this checkout first on PYTHONPATH: a command run from another directory would
     otherwise import whatever copy of the package is installed."""
     return env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))}
+
+
+def production_instance(home: Path, storage_database: str) -> dict:
+    """Make `home` a DAGSTER_HOME holding the production instance (deploy/dagster.yaml) and
+    return the settings that point its storage at `storage_database`."""
+    home.mkdir(exist_ok=True)
+    shutil.copy(PRODUCTION_INSTANCE, home / "dagster.yaml")
+    return {
+        "DAGSTER_PG_HOST": PG["host"],
+        "DAGSTER_PG_PORT": str(PG["port"]),
+        "DAGSTER_PG_DB": storage_database,
+        "DAGSTER_PG_USER": PG["user"],
+        "DAGSTER_PG_PASSWORD": PG["password"],
+    }
 
 
 def cli_env(warehouse: Warehouse, lake_dir, home: Path) -> dict:

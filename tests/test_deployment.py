@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -23,8 +22,6 @@ from dagster_graphql import DagsterGraphQLClient
 from sparkify_assets.resources.engines.base import WAREHOUSE_POOL
 from tests.support import (
     DAGSTER,
-    PG,
-    PRODUCTION_INSTANCE,
     REPO,
     add_day,
     assert_matches_reference,
@@ -33,6 +30,7 @@ from tests.support import (
     drop_database,
     free_port,
     kill_hard,
+    production_instance,
     wait_for_blocked,
 )
 
@@ -196,15 +194,7 @@ def deployment(built_postgres, lake_dir, tmp_path, monkeypatch):
         pytest.fail(f"{RUN_SH} is missing")
     storage = create_database()
     home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(PRODUCTION_INSTANCE, home / "dagster.yaml")
-    instance_storage = {
-        "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_DB": storage,
-        "DAGSTER_PG_USER": PG["user"],
-        "DAGSTER_PG_PASSWORD": PG["password"],
-    }
+    instance_storage = production_instance(home, storage)
     env = cli_env(built_postgres, lake_dir, home) | instance_storage
     env |= {
         "PATH": os.pathsep.join([str(DAGSTER.parent), os.environ.get("PATH", "")]),

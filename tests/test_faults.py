@@ -25,7 +25,6 @@ from tests.support import (
     ALL_TABLES,
     DAGSTER,
     EARLY_SONG,
-    PG,
     PRODUCTION_INSTANCE,
     STAR_TABLES,
     Relay,
@@ -39,6 +38,7 @@ from tests.support import (
     kill_hard,
     output_of,
     paused_env,
+    production_instance,
     read_table,
     run_graph,
     service_unavailable,
@@ -171,28 +171,26 @@ def test_two_runs_at_the_same_moment_neither_lose_nor_double_rows(
     `warehouse` pool): both succeed, and the tables are those of one clean run."""
     warehouse = request.getfixturevalue(f"{engine}_warehouse")
     home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(PRODUCTION_INSTANCE, home / "dagster.yaml")
-    instance_storage = {
-        "DAGSTER_PG_HOST": PG["host"],
-        "DAGSTER_PG_PORT": str(PG["port"]),
-        "DAGSTER_PG_DB": postgres_warehouse.database,
-        "DAGSTER_PG_USER": PG["user"],
-        "DAGSTER_PG_PASSWORD": PG["password"],
-    }
+    instance_storage = production_instance(home, postgres_warehouse.database)
     env = cli_env(warehouse, lake_dir, home) | instance_storage
     # As in production, the instance's storage and the pool's limit are set up once, before
     # runs share them (two runs creating the limit at once would collide in Dagster's storage).
     for setup in (["migrate"], ["concurrency", "set", WAREHOUSE_POOL, "1"]):
         subprocess.run([str(DAGSTER), "instance", *setup], env=env, check=True, capture_output=True)
     runs = [start_cli(env, tmp_path) for _ in range(2)]
+    assert_runs_built_one_clean_run(runs, warehouse, lake_dir)
+    assert_warehouse_steps_took_turns(postgres_warehouse.database)
+
+
+def assert_runs_built_one_clean_run(runs, warehouse, lake_dir) -> None:
+    """Every CLI run in `runs` succeeded, and the tables are those of one clean run: nothing
+    lost, nothing doubled."""
     for process in runs:
         assert process.wait(timeout=300) == 0, output_of(process)
     assert_matches_reference(warehouse, lake_dir)
     expected = compute(lake_dir)
     for table in STAR_TABLES:
         assert len(read_table(warehouse, table)) == len(getattr(expected, table))
-    assert_warehouse_steps_took_turns(postgres_warehouse.database)
 
 
 def waiting_sessions(database: str) -> int:
@@ -244,12 +242,7 @@ def test_two_runs_at_the_same_moment_without_the_pool_neither_lose_nor_double_ro
             wait_until(
                 lambda: all(started in p.log_path.read_text() for p in runs), runs, "both waiting"
             )
-    for process in runs:
-        assert process.wait(timeout=300) == 0, output_of(process)
-    assert_matches_reference(warehouse, lake_dir)
-    expected = compute(lake_dir)
-    for table in STAR_TABLES:
-        assert len(read_table(warehouse, table)) == len(getattr(expected, table))
+    assert_runs_built_one_clean_run(runs, warehouse, lake_dir)
 
 
 def warehouse_steps() -> set[str]:
