@@ -22,24 +22,23 @@ from sparkify_assets.schema_drift import KeyTally
 SAMPLE_BYTES = 64 * 1024
 
 
-def sample_keys(con, lake: Lake, objects: Sequence[LakeObject], tally: KeyTally) -> int:
+def sample_keys(con, lake: Lake, objects: Sequence[LakeObject], tally: KeyTally) -> None:
     """Add the key sets of the records at the head of each of `objects` to `tally`, using the
-    DuckDB connection `con`; return the bytes read."""
+    DuckDB connection `con`."""
     if not objects:
-        return 0
+        return
     with ThreadPoolExecutor(max_workers=lake.concurrency) as pool:
         heads = list(pool.map(lambda o: _head(lake, o), objects))
-    params = json_records.body_params([o.key for o in objects], [h for h, _ in heads])
+    params = json_records.body_params([o.key for o in objects], heads)
     for object_key, keys, records in duckdb_execute(
         con, json_records.record_keys_query("bodies"), params
     ).fetchall():
         if keys is not None:
             tally.add(keys, records, object_key)
-    return sum(read for _, read in heads)
 
 
-def _head(lake: Lake, obj: LakeObject) -> tuple[bytes, int]:
-    """The whole lines of the object's first SAMPLE_BYTES (decompressed), and the bytes read."""
+def _head(lake: Lake, obj: LakeObject) -> bytes:
+    """The whole lines of the object's first SAMPLE_BYTES (decompressed)."""
     answer = lake.s3_client().get_object(
         Bucket=lake.bucket, Key=lake.prefix + obj.key, Range=f"bytes=0-{SAMPLE_BYTES - 1}"
     )
@@ -49,4 +48,4 @@ def _head(lake: Lake, obj: LakeObject) -> tuple[bytes, int]:
         text = zlib.decompressobj(wbits=31).decompress(raw)  # a prefix decompresses in part
     if obj.size > len(raw):  # the head of a longer object: its last line may be cut
         text = text[: text.rfind(b"\n") + 1]
-    return text, len(raw)
+    return text

@@ -50,7 +50,6 @@ class RedshiftSession(DbApiSession):
     def __init__(self, con, warehouse: RedshiftWarehouse):
         super().__init__(con)
         self.warehouse = warehouse
-        self.sampled_bytes = 0  # read by the last `stage` from objects COPYed in place
 
     def lock(self, *tables):
         # `tables` stay unlocked: Redshift's LOCK would make their readers wait (load_lock.sql).
@@ -75,7 +74,7 @@ class RedshiftSession(DbApiSession):
             self.staged_keys = KeyTally()
             with parser() as con:
                 in_place = [o for o in big if o.key in copied]
-                self.sampled_bytes = sample_keys(con, lake, in_place, self.staged_keys)
+                sample_keys(con, lake, in_place, self.staged_keys)
                 load = self._json_loader(con, temp)
                 parsed = stage_records(
                     con, load, table, lake, parse_here, load_batch, self.chunk_bytes, progress,
