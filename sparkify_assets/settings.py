@@ -7,6 +7,7 @@ variable and what it accepts. Secrets only travel as `dagster.EnvVar`.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -71,6 +72,20 @@ def read_number(
 
 def read_rate(env: Mapping[str, str], name: str, default: float) -> float:
     return read_number(env, name, default, 0, 1, "a share; use a number from 0 to 1, e.g. 0.01")
+
+
+def read_first_day(env: Mapping[str, str], default: str) -> str:
+    """SPARKIFY_EVENTS_START: the first day of the event log's daily partitions, YYYY-MM-DD."""
+    value = env.get("SPARKIFY_EVENTS_START", "").strip() or default
+    try:
+        parsed = datetime.date.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or len(value) != 10 or parsed > datetime.date.today():
+        raise ConfigError(
+            f"SPARKIFY_EVENTS_START={value!r} is not a day; use YYYY-MM-DD, today or earlier"
+        )
+    return value
 
 
 def build_lake(env: Mapping[str, str]) -> Lake:

@@ -197,7 +197,8 @@ class Lake(ConfigurableResource):
 
     def _s3_object(self, item: dict) -> LakeObject:
         """A ListObjectsV2 item as a lake object: its key relative to the lake root."""
-        return LakeObject(item["Key"][len(self.prefix) :], item["ETag"].strip('"'), item["Size"])
+        key, modified = item["Key"][len(self.prefix) :], item["LastModified"].timestamp()
+        return LakeObject(key, item["ETag"].strip('"'), item["Size"], modified)
 
     def _folder_pages(self, prefix: str, start_after: str | None, page_size: int):
         root = self.root  # resolved once: per key it was a tenth of a listing's time
@@ -212,7 +213,8 @@ class Lake(ConfigurableResource):
                 yield page, page[-1].key, True
                 page = []
             stat = (root / key).stat()
-            page.append(LakeObject(key, f"{stat.st_size}-{stat.st_mtime_ns}", stat.st_size))
+            version = f"{stat.st_size}-{stat.st_mtime_ns}"
+            page.append(LakeObject(key, version, stat.st_size, stat.st_mtime))
         if page:
             yield page, page[-1].key, False
 

@@ -21,6 +21,9 @@ class LakeObject:
     key: str
     etag: str  # S3's ETag, or size and mtime for a file: changes whenever the content may have
     size: int
+    # When the lake last wrote it, epoch seconds (S3's LastModified, a file's mtime): the day an
+    # object whose key names no date belongs to (event_days.py). 0 where unknown.
+    modified: float = 0.0
 
     @property
     def compression(self) -> str | None:
