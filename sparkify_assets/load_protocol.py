@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from sparkify_assets import schema_drift, sql_files
+from sparkify_assets import event_days, schema_drift, sql_files
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.resources.engines.base import Session, Warehouse
 from sparkify_assets.resources.lake import Lake, LakeObject, NotData
@@ -76,20 +76,30 @@ def stage(
     objects: Sequence[LakeObject],
     full_refresh: bool,
     progress: LoadProgress | None = None,
+    days: Sequence[str] | None = None,
 ) -> StagingLoad:
-    """Load the new and changed `objects` (listed from the lake) into staging `table`."""
+    """Load the new and changed `objects` (listed from the lake) into staging `table`.
+
+    `days`: `objects` are those of these days (event_days.py), not all the table's sources. A
+    full refresh then reloads them, and drops the rows of objects of those days that have left
+    the lake (an object whose key names no day cannot be placed once gone: its rows stay until
+    a full refresh of every day). Without `days`, a full refresh empties the table first."""
     by_table = {"table_name": table}
-    if full_refresh:
+    forgotten = 0
+    if full_refresh and days is None:
         session.run("tables", "delete_all", table=table)
         session.run("staging_rejects", "delete_all", by_table)
         session.run("load_manifest", "delete_all", by_table)
-    loaded = loaded_versions(session, table, objects)
+    elif full_refresh:
+        forgotten = forget_gone(session, table, objects, days)
+    loaded = {} if full_refresh else loaded_versions(session, table, objects)
     todo = [o for o in objects if loaded.get(o.key) != o.etag]
     if not todo:
-        return StagingLoad(len(objects))
+        return StagingLoad(len(objects), rows_replaced=forgotten)
     (load_batch,) = session.fetch("load_batches", "next_batch")[0]
     session.fill_load_objects(todo)
     (rows_replaced,) = session.run(table, "delete_objects")
+    rows_replaced += forgotten
     session.run("staging_rejects", "delete_objects", by_table)
     sections = sql_files.sections(table)
     counts_duplicates = "duplicates_in_load" in sections
@@ -109,11 +119,21 @@ def stage(
         "duplicate_events": 0,
         "repaired_values": 0,
     }
-    if counts_duplicates:
-        batch["duplicate_events"] = count_duplicates(session, table, load_batch, held_rows)
+    duplicates = (
+        count_duplicates(session, table, load_batch, held_rows) if counts_duplicates else {}
+    )
+    batch["duplicate_events"] = sum(duplicates.values())
     if "text_to_repair" in sections:
         batch["repaired_values"] = repair_text(session, table, load_batch)
     session.run("load_manifest", "record_objects", batch, table=table)
+    session.run_many(
+        "load_manifest",
+        "record_duplicates",
+        [
+            {**by_table, "object_key": k, "duplicate_events": n}
+            for k, n in sorted(duplicates.items())
+        ],
+    )
     session.run("load_batches", "record", batch)
     objects_loaded, rows_loaded, rows_rejected = session.fetch("load_batches", "totals", batch)[0]
     return StagingLoad(
@@ -127,6 +147,44 @@ def stage(
         batch["repaired_values"],
         drift,
     )
+
+
+def forget_gone(
+    session: Session, table: str, listed: Sequence[LakeObject], days: Sequence[str]
+) -> int:
+    """Drop the rows, rejects and manifest entries of objects whose key names one of `days`
+    and that the lake no longer lists; return how many rows went."""
+    keys, wanted = {o.key for o in listed}, set(days)
+    gone = [
+        LakeObject(key, "", 0)
+        for (key,) in session.fetch("load_manifest", "keys", {"table_name": table})
+        if key not in keys and event_days.day_named_in(key) in wanted
+    ]
+    if not gone:
+        return 0
+    session.fill_load_objects(gone)
+    (rows,) = session.run(table, "delete_objects")
+    session.run("staging_rejects", "delete_objects", {"table_name": table})
+    session.run("load_manifest", "delete_objects", {"table_name": table})
+    return rows
+
+
+@dataclass(frozen=True)
+class ObjectCounts:
+    """What one object gave its staging table when it last loaded."""
+
+    rows: int
+    rows_rejected: int
+    duplicate_events: int
+
+
+def counts_of_objects(
+    session: Session, table: str, objects: Sequence[LakeObject]
+) -> dict[str, ObjectCounts]:
+    """What each of `objects` that staging `table` loaded gave it, from the load manifest."""
+    session.fill_load_objects(objects)
+    rows = session.fetch("load_manifest", "counts_of_objects", {"table_name": table})
+    return {key: ObjectCounts(*counts) for key, *counts in rows}
 
 
 def record_drift(session: Session, table: str, load_batch: int) -> tuple[Drift, ...] | None:
@@ -153,15 +211,19 @@ def record_skipped(session: Session, table: str, not_data: Sequence[NotData]) ->
     session.run_many("skipped_objects", "record", rows)
 
 
-def count_duplicates(session: Session, table: str, load_batch: int, held_rows: bool) -> int:
-    """How many events of load `load_batch` of `table` copy an event staged before them: in
-    the load itself, and, when the table `held_rows` before the load, in earlier loads."""
+def count_duplicates(
+    session: Session, table: str, load_batch: int, held_rows: bool
+) -> dict[str, int]:
+    """How many events of load `load_batch` of `table` copy an event staged before them, by the
+    object they came from: copies in the load itself, and, when the table `held_rows` before
+    the load, events earlier loads staged."""
     batch = {"load_batch": load_batch}
-    duplicates = session.fetch(table, "duplicates_in_load", batch)[0][0]
+    duplicates = dict(session.fetch(table, "duplicates_in_load", batch))
     if held_rows:
         names, ((*span,),) = session.query(table, "load_span", batch)
         span_params = {**batch, **dict(zip(names, span, strict=True))}
-        duplicates += session.fetch(table, "duplicates_of_earlier_loads", span_params)[0][0]
+        for key, n in session.fetch(table, "duplicates_of_earlier_loads", span_params):
+            duplicates[key] = duplicates.get(key, 0) + n
     return duplicates
 
 

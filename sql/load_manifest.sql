@@ -10,11 +10,17 @@ CREATE TABLE IF NOT EXISTS load_manifest (
     load_batch    BIGINT        NOT NULL,
     rows_loaded   BIGINT        NOT NULL,
     rows_rejected BIGINT        NOT NULL,
-    loaded_at     TIMESTAMP     NOT NULL
+    loaded_at     TIMESTAMP     NOT NULL,
+    duplicate_events BIGINT     DEFAULT 0 NOT NULL  -- its events copying one staged before it
 )
 -- Small and read whole by every staging run: a copy on every node.
 DISTSTYLE ALL
 SORTKEY (table_name, object_key);
+
+-- name: added_columns
+-- Columns added since the first release, one statement each: a warehouse built before one was
+-- added gains it (with the value its older loads hold) the first time a run opens the table.
+ALTER TABLE load_manifest ADD COLUMN duplicate_events BIGINT DEFAULT 0 NOT NULL;
 
 -- name: delete_objects
 DELETE FROM load_manifest
@@ -44,6 +50,22 @@ LEFT JOIN (
 -- on exact keys, not a key range: PostgreSQL under a locale collation does not order keys as S3
 -- does.
 SELECT m.object_key, m.etag
+FROM load_manifest AS m
+JOIN load_objects AS o ON o.object_key = m.object_key
+WHERE m.table_name = %(table_name)s;
+
+-- name: keys
+SELECT object_key FROM load_manifest WHERE table_name = %(table_name)s;
+
+-- name: record_duplicates
+-- How many of one object's events copy an event staged before them (few objects have any).
+UPDATE load_manifest SET duplicate_events = %(duplicate_events)s
+WHERE table_name = %(table_name)s AND object_key = %(object_key)s;
+
+-- name: counts_of_objects
+-- What each object in `load_objects` gave its table when it last loaded: a day's partition sums
+-- its objects' counts, without a scan of the table.
+SELECT m.object_key, m.rows_loaded, m.rows_rejected, m.duplicate_events
 FROM load_manifest AS m
 JOIN load_objects AS o ON o.object_key = m.object_key
 WHERE m.table_name = %(table_name)s;
