@@ -1,6 +1,12 @@
-"""`python -m sparkify_assets [--verbose]`: materialize the whole graph in this process, one line
-per step as it finishes (a failed step with its reason under it), then what the tables hold, how
-the checks went and where the report is. A bad setting: its one line on stderr, exit status 2.
+"""`python -m sparkify_assets [--days FIRST...LAST] [--verbose]`: materialize the whole graph in
+this process, one line per step as it finishes (a failed step with its reason under it), then
+what the tables hold, how the checks went and where the report is. A bad setting: its one line on
+stderr, exit status 2.
+
+`staging_events` is partitioned by day: the run covers the days from the first to the last of the
+lake's event log (the whole lake, in one run), or the days `--days` names. It is the run
+`dagster asset materialize -m sparkify_assets.definitions --select '*' --partition-range
+FIRST...LAST` makes.
 
 Uses the same Definitions (and so the same environment variables) as `dagster dev`. Runs are
 recorded in $DAGSTER_HOME when it is set, else in a throwaway instance. `--verbose` shows
@@ -113,7 +119,9 @@ def summary(defs: Definitions, result, lines: StepLines, seconds: float) -> list
     warehouse = defs.resources["warehouse"]
     text = ["", f"warehouse: {warehouse.engine} at {warehouse.location}"]
     report = None
-    for event in result.get_asset_materialization_events():
+    # A partitioned table has one event per day, each with the whole table's count: the last.
+    latest = {e.asset_key: e for e in result.get_asset_materialization_events()}
+    for event in latest.values():
         name = event.asset_key.to_user_string()
         meta = event.materialization.metadata
         if name in TABLE_ASSETS:
@@ -137,15 +145,30 @@ def summary(defs: Definitions, result, lines: StepLines, seconds: float) -> list
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sparkify_assets", description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="show Dagster's event log")
+    parser.add_argument(
+        "--days",
+        metavar="FIRST...LAST",
+        help="the days of the event log to load (default: every day the lake holds)",
+    )
     args = parser.parse_args(argv)
     with exit_on_bad_setting():  # building the Definitions reads the settings
+        from sparkify_assets import event_days
         from sparkify_assets.definitions import defs
+    lake = defs.resources["lake"]
+    if args.days:
+        first, _, last = args.days.partition("...")
+        if not (first and last):
+            parser.error("--days takes FIRST...LAST, e.g. 2018-11-01...2018-11-30")
+    else:
+        # A lake without event logs still loads its songs: today's day, empty, stands in.
+        today = event_days.bounds()[1]
+        first, last = event_days.days_in_lake(lake) or (today, today)
     instance = (
         DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     )
     lines = StepLines(show=not args.verbose)
     run_id = str(uuid.uuid4())  # as Dagster makes them: the listener is set before the run
-    print(f"materializing the graph: lake {defs.resources['lake'].url}", flush=True)
+    print(f"materializing the graph: lake {lake.url}, days {first} to {last}", flush=True)
     instance.add_event_listener(run_id, lines.on_event)
     threading.Thread(target=lines.progress, daemon=True).start()
     started = time.monotonic()
@@ -154,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         raise_on_error=False,
         run_id=run_id,
         run_config=None if args.verbose else QUIET,
+        tags=event_days.range_tags(first, last),
     )
     lines.done.set()
     print("\n".join(summary(defs, result, lines, time.monotonic() - started)))

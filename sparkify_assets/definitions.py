@@ -30,6 +30,7 @@ from sparkify_assets import sql_files
 from sparkify_assets.alerts import DEFAULT_UI_URL, AlertWebhook, alert_sensors
 from sparkify_assets.assets import reports, staging, star
 from sparkify_assets.assets.lake import fed_by_the_lake, lake_assets
+from sparkify_assets.automation import automation_sensor
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.freshness import DEFAULT_FRESH_WITHIN_HOURS, freshness_checks, freshness_sensor
 from sparkify_assets.metadata import table_schema
@@ -66,7 +67,8 @@ def max_runtime(job: str) -> dict[str, str]:
 sparkify_job = define_asset_job(
     "sparkify_job",
     selection=AssetSelection.all(),
-    description="Take in what is new in the lake: staging, then the star schema, then reports.",
+    description="Take in what is new in the lake for a range of days: staging, then the star "
+    "schema, then reports, in one run.",
     tags=max_runtime("sparkify_job"),
 )
 checks_job = define_asset_job(
@@ -78,7 +80,8 @@ checks_job = define_asset_job(
 full_refresh_job = define_asset_job(
     "full_refresh_job",
     selection=AssetSelection.all(),
-    description="Rebuild every table from everything in the lake.",
+    description="Rebuild every table: staging_events reloads every object of the run's days "
+    "(emptied first when the run covers every day), the others everything in the lake.",
     config={"ops": {name: {"config": {"full_refresh": True}} for name in sql_files.TABLE_ASSETS}},
     tags=max_runtime("full_refresh_job"),
 )
@@ -178,6 +181,10 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
         24 * 366,
         "a number of hours, e.g. 26",
     )
+    # 0: each lake sensor at its own default (sensors.py); a deployment may look more often.
+    look_every = read_number(
+        env, "SPARKIFY_SENSOR_INTERVAL_SECONDS", 0, 1, 86400, "a number of seconds, e.g. 60"
+    )
     warehouse = build_warehouse(env)
     lake = build_lake(env)
     assets = presented(ALL_ASSETS, warehouse.engine)
@@ -188,7 +195,12 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
             *lake_assets(lake_kind(lake), OWNERS["lake"]),
             *linked_to_git(assets, env),
         ],
-        sensors=[*lake_sensors(assets), freshness_sensor(freshness), *alert_sensor_defs],
+        sensors=[
+            *lake_sensors(assets, int(look_every)),
+            automation_sensor,
+            freshness_sensor(freshness),
+            *alert_sensor_defs,
+        ],
         schedules=schedules(checks_job, sparkify_job),
         asset_checks=[*build_checks(max_reject_rate), *freshness],
         jobs=[sparkify_job, checks_job, full_refresh_job, preflight_job],

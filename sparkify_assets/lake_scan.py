@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sparkify_assets import load_protocol
+from sparkify_assets import event_days, load_protocol
 from sparkify_assets.resources.engines.base import Warehouse
 from sparkify_assets.resources.lake import PAGE_SIZE, Lake, LakeObject, NotData
 
@@ -25,6 +25,7 @@ class Watch:
     sweep_pages: int  # pages of already-covered keys re-checked per tick
     tail_pages: int = 20  # pages of keys after the tail per tick (more only while catching up)
     page_size: int = PAGE_SIZE
+    by_day: bool = False  # its asset is partitioned by day: a request names the objects' days
 
 
 EVENTS = Watch(
@@ -33,6 +34,7 @@ EVENTS = Watch(
     staging_asset="staging_events",
     interval_seconds=120,
     sweep_pages=2,
+    by_day=True,
 )
 SONGS = Watch(
     name="song_data_sensor",
@@ -51,6 +53,7 @@ class Pending:
     etag: str
     requested_at: int  # epoch seconds
     attempt: int  # 0 for the first request, then one more per retry
+    day: str | None = None  # the day partition it belongs to, for a prefix loaded by day
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,10 @@ class Cursor:
         return cls(data.get("tail"), data.get("sweep"), pending)
 
     def dump(self) -> str:
-        pending = {k: [p.etag, p.requested_at, p.attempt] for k, p in sorted(self.pending.items())}
+        pending = {
+            k: [p.etag, p.requested_at, p.attempt, *([p.day] if p.day else [])]
+            for k, p in sorted(self.pending.items())
+        }
         return json.dumps(
             {"tail": self.tail, "sweep": self.sweep, "pending": pending}, separators=(",", ":")
         )
@@ -109,6 +115,17 @@ class Scan:
     @property
     def pages(self) -> int:
         return self.tail_pages + self.sweep_pages
+
+
+def in_partitions(listing: Listing) -> Listing:
+    """For a prefix loaded by day: the objects whose day has no partition moved to `not_data`
+    (with why), so a tick names them and never requests a run that could not load them."""
+    _, outside = event_days.by_day(listing.objects.values())
+    if not outside:
+        return listing
+    moved = {o.key: o for o in outside}
+    objects = {k: o for k, o in listing.objects.items() if k not in moved}
+    return Listing(objects, listing.ranges, listing.pages, {**listing.not_data, **moved})
 
 
 def in_range(key: str, key_range: KeyRange) -> bool:
@@ -194,6 +211,8 @@ def scan(lake: Lake, warehouse: Warehouse, watch: Watch, cursor: Cursor, now: in
         tail_listing, tail = list_tail(lake, watch, cursor.tail)
         # The sweep re-checks what earlier ticks covered: up to the tail they left.
         sweep_listing, sweep = list_sweep(lake, watch, cursor.sweep, cursor.tail)
+    if watch.by_day:
+        tail_listing, sweep_listing = in_partitions(tail_listing), in_partitions(sweep_listing)
     listed = {**sweep_listing.objects, **tail_listing.objects}
     loaded = loaded_versions(warehouse, watch.staging_asset, listed.keys() | cursor.pending.keys())
     pending = still_pending(
@@ -214,10 +233,13 @@ def scan(lake: Lake, warehouse: Warehouse, watch: Watch, cursor: Cursor, now: in
         tail = from_tail[-1].key if from_tail else cursor.tail
 
     arrived = (*from_sweep, *from_tail)
-    requested = {o.key: Pending(o.etag, now, 0) for o in arrived}
+    requested = {
+        o.key: Pending(o.etag, now, 0, event_days.day_of(o) if watch.by_day else None)
+        for o in arrived
+    }
     for key, entry in pending.items():
         if key not in requested and now - entry.requested_at >= RETRY_AFTER_SECONDS:
-            requested[key] = Pending(entry.etag, now, entry.attempt + 1)
+            requested[key] = Pending(entry.etag, now, entry.attempt + 1, entry.day)
     pending.update(requested)
     return Scan(
         requested=requested,

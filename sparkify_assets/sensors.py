@@ -3,13 +3,17 @@
 One sensor per lake prefix: `log_data/` feeds `staging_events`, `song_data/` feeds
 `staging_songs`. A tick lists on from the last key it saw (new days sort last) and re-checks a few
 pages of what it saw before (songs arrive in any key order; any object can be rewritten), so its
-cost does not grow with the bucket; it asks for at most one run, and the staging asset then loads
-whatever the load manifest lacks. docs/sensors.md says how and why, with the defaults.
+cost does not grow with the bucket; it asks for at most one run of the staging asset, which then
+loads whatever the load manifest lacks: for `staging_events`, one run over the days from the
+first to the last whose objects are new or changed (a year of days arriving at once is one run;
+days between with nothing new load nothing). What is downstream updates by its automation
+condition (automation.py). docs/sensors.md says how and why, with the defaults.
 """
 
 import hashlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from dagster import (
     AssetKey,
@@ -25,11 +29,12 @@ from dagster import (
     sensor,
 )
 
+from sparkify_assets import event_days
 from sparkify_assets.assets.lake import lake_key
 from sparkify_assets.lake_scan import WATCHES, Cursor, Pending, Scan, Watch, scan
 from sparkify_assets.resources.engines.base import Warehouse, WarehouseBusy
 from sparkify_assets.resources.lake import Lake
-from sparkify_assets.resources.lake_objects import named
+from sparkify_assets.resources.lake_objects import LakeObject, named
 
 NAMED_NOT_DATA = 3  # objects that are not data a tick's log line and skip reason name
 
@@ -44,19 +49,46 @@ def run_key(watch: Watch, requested: dict[str, Pending]) -> str:
 LAST_UPDATED = "dagster/last_updated_timestamp"
 
 
-def arrival(watch: Watch, found: Scan, now: float) -> AssetObservation:
-    """What a tick saw arrive in the lake, as an observation of the lake asset: the UI shows it,
-    and the freshness checks read its `dagster/last_updated_timestamp`."""
-    return AssetObservation(
-        asset_key=lake_key(watch),
-        metadata={
-            "objects_listed": found.listed,
-            "objects_arrived": len(found.arrived),
-            "bytes_arrived": sum(o.size for o in found.arrived),
-            "newest_key": max(o.key for o in found.arrived),
-            LAST_UPDATED: MetadataValue.timestamp(now),
-        },
-    )
+def arrivals(watch: Watch, found: Scan, now: float) -> list[AssetObservation]:
+    """What a tick saw arrive in the lake, as observations of the lake asset (one per day, for a
+    prefix loaded by day): the UI shows them, and freshness reads their
+    `dagster/last_updated_timestamp`."""
+    if watch.by_day:
+        days: dict[str | None, list[LakeObject]] = {}
+        for obj in found.arrived:
+            days.setdefault(event_days.day_of(obj), []).append(obj)
+    else:
+        days = {None: list(found.arrived)}
+    return [
+        AssetObservation(
+            asset_key=lake_key(watch),
+            partition=day,
+            metadata={
+                "objects_listed": found.listed,
+                "objects_arrived": len(objects),
+                "bytes_arrived": sum(o.size for o in objects),
+                "newest_key": max(o.key for o in objects),
+                LAST_UPDATED: MetadataValue.timestamp(now),
+            },
+        )
+        for day, objects in sorted(days.items(), key=lambda item: item[0] or "")
+    ]
+
+
+def request_tags(watch: Watch, requested: dict[str, Pending]) -> dict[str, str]:
+    """What a run request says: the prefix, its new objects, and for a prefix loaded by day
+    the range of days from the first to the last of theirs."""
+    keys = sorted(requested)
+    tags = {
+        "sparkify/lake_prefix": watch.prefix,
+        "sparkify/new_objects": str(len(keys)),
+        "sparkify/first_new_object": keys[0],
+    }
+    if watch.by_day:
+        days = event_days.covering([p.day for p in requested.values() if p.day])
+        if days:
+            tags.update(event_days.range_tags(*days))
+    return tags
 
 
 def evaluate(
@@ -90,25 +122,19 @@ def evaluate(
     next_cursor = found.cursor.dump()
     if not found.requested:
         return SensorResult(skip_reason=nothing_new, cursor=next_cursor)
-    keys = sorted(found.requested)
     request = RunRequest(
         run_key=run_key(watch, found.requested),
         asset_selection=list(selection),
-        tags={
-            "sparkify/lake_prefix": watch.prefix,
-            "sparkify/new_objects": str(len(keys)),
-            "sparkify/first_new_object": keys[0],
-        },
+        tags=request_tags(watch, found.requested),
     )
     # Only objects new to the lake are an arrival; a retried request is not.
-    observations = [arrival(watch, found, now)] if found.arrived else []
+    observations = arrivals(watch, found, now)
     return SensorResult(run_requests=[request], cursor=next_cursor, asset_events=observations)
 
 
 def selection_for(watch: Watch, assets: Sequence[AssetsDefinition]) -> list[AssetKey]:
-    """The staging asset the prefix feeds and everything downstream of it."""
-    keys = AssetSelection.assets(watch.staging_asset).downstream().resolve(assets)
-    return sorted(keys, key=lambda k: k.to_user_string())
+    """The staging asset the prefix feeds (what is downstream follows by automation)."""
+    return sorted(AssetSelection.assets(watch.staging_asset).resolve(assets))
 
 
 def lake_sensor(watch: Watch, assets: Sequence[AssetsDefinition]) -> SensorDefinition:
@@ -122,7 +148,9 @@ def lake_sensor(watch: Watch, assets: Sequence[AssetsDefinition]) -> SensorDefin
         default_status=DefaultSensorStatus.RUNNING,
         description=(
             f"Watches the lake's `{watch.prefix}` for new and changed objects and requests a run "
-            f"of `{watch.staging_asset}` and everything downstream of it."
+            f"of `{watch.staging_asset}`"
+            + (" for their days" if watch.by_day else "")
+            + "; what is downstream follows by its automation condition."
         ),
     )
     def watch_prefix(
@@ -133,6 +161,11 @@ def lake_sensor(watch: Watch, assets: Sequence[AssetsDefinition]) -> SensorDefin
     return watch_prefix
 
 
-def lake_sensors(assets: Sequence[AssetsDefinition]) -> list[SensorDefinition]:
-    """One sensor per watched prefix of the lake (`log_data/`, `song_data/`)."""
+def lake_sensors(
+    assets: Sequence[AssetsDefinition], interval_seconds: int | None = None
+) -> list[SensorDefinition]:
+    """One sensor per watched prefix of the lake (`log_data/`, `song_data/`), each looking every
+    `interval_seconds` if given, else at its own default."""
+    if interval_seconds:
+        return [lake_sensor(replace(w, interval_seconds=interval_seconds), assets) for w in WATCHES]
     return [lake_sensor(watch, assets) for watch in WATCHES]

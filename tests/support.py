@@ -29,10 +29,10 @@ from urllib.parse import urlparse
 
 import psycopg2
 import pytest
-from dagster import materialize
+from dagster import Definitions, evaluate_automation_conditions, materialize
 from pydantic import Field, PrivateAttr
 
-from sparkify_assets import sql_files
+from sparkify_assets import event_days, sql_files
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.generate import generate_lake
@@ -349,6 +349,13 @@ class RecordingWarehouse(Warehouse):
 # --- the graph and its tables ------------------------------------------------------------------
 
 
+def every_day(lake: str | Path, **lake_options) -> dict[str, str]:
+    """The tags of one run over every day of the lake's event log, as `make run` makes it."""
+    days = event_days.days_in_lake(Lake(url=str(lake), **lake_options))
+    assert days, f"{lake} holds no event log"
+    return event_days.range_tags(*days)
+
+
 def run_graph(
     warehouse: Warehouse,
     lake: str | Path,
@@ -356,10 +363,12 @@ def run_graph(
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
     must_succeed: bool = True,
     instance=None,
+    days: tuple[str, str] | None = None,
     **lake_options,
 ):
     """Materialize the whole graph with its checks in process (on `instance`, or an ephemeral
-    one); return the run's result."""
+    one) for `days` (first, last), by default every day of the lake's event log; return the
+    run's result."""
     run_config = None
     if full_refresh:
         run_config = {"ops": {t: {"config": {"full_refresh": True}} for t in ALL_TABLES}}
@@ -369,6 +378,7 @@ def run_graph(
         run_config=run_config,
         instance=instance,
         raise_on_error=False,
+        tags=event_days.range_tags(*days) if days else every_day(lake, **lake_options),
     )
     assert result.success or not must_succeed
     return result
@@ -395,13 +405,24 @@ def read_all(warehouse: Warehouse, tables=(*ALL_TABLES, "staging_rejects")) -> d
 
 
 def metadata_of(result, asset: str) -> dict:
-    """The metadata values of one asset's materialization in a run."""
-    (event,) = [
+    """The metadata values of one asset's materialization in a run (for a partitioned asset,
+    its last day's: the run's own values are the same on every day)."""
+    events = [
         e.materialization
         for e in result.get_asset_materialization_events()
         if e.asset_key.to_user_string() == asset
     ]
-    return {k: v.value for k, v in event.metadata.items()}
+    assert len(events) == 1 or all(e.partition for e in events), events
+    return {k: v.value for k, v in events[-1].metadata.items()}
+
+
+def day_metadata(result, asset: str = "staging_events") -> dict[str, dict]:
+    """Each day's materialization metadata of a partitioned asset in a run, by day."""
+    return {
+        e.materialization.partition: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == asset
+    }
 
 
 def assert_matches_reference(warehouse: Warehouse, lake_dir) -> None:
@@ -437,6 +458,48 @@ PREFLIGHT_LAKE_LINES = (
 )
 
 
+class Automation:
+    """The automation sensor as the daemon evaluates it, tick after tick, on `instance`: each
+    asset's automation condition, evaluated by Dagster with the cursor the last tick left."""
+
+    def __init__(self, instance, warehouse: Warehouse, lake: Lake):
+        self.instance = instance
+        self.resources = {"warehouse": warehouse, "lake": lake}
+        checks = build_checks(DEFAULT_MAX_REJECT_RATE)
+        self.defs = Definitions(assets=ALL_ASSETS, asset_checks=checks, resources=self.resources)
+        self.cursor = None
+
+    def tick(self) -> set[str]:
+        """The assets this tick's conditions request."""
+        result = evaluate_automation_conditions(self.defs, self.instance, cursor=self.cursor)
+        self.cursor = result.cursor
+        return {
+            key.to_user_string()
+            for key in self.defs.resolve_asset_graph().materializable_asset_keys
+            if result.get_num_requested(key)
+        }
+
+    def run(self, assets: set[str]):
+        """Execute one run of `assets` with their checks, as the daemon launches a request."""
+        return materialize(
+            [*ALL_ASSETS, *build_checks(DEFAULT_MAX_REJECT_RATE)],
+            selection=sorted(assets),
+            resources=self.resources,
+            instance=self.instance,
+            raise_on_error=False,
+        )
+
+    def follow(self) -> list[set[str]]:
+        """Tick and run what each tick requests until a tick requests nothing; return what each
+        tick requested."""
+        ticks = []
+        while requested := self.tick():
+            ticks.append(requested)
+            self.run(requested)
+            assert len(ticks) < 5, ticks
+        return ticks
+
+
 def preflight_lake_lines(lake_dir) -> list[str]:
     """Preflight's ok lines for a good lake folder: each prefix holds data, its first key (in
     key order, found here by the reference) the example."""
@@ -449,10 +512,16 @@ def preflight_lake_lines(lake_dir) -> list[str]:
 
 DAGSTER = Path(sys.executable).parent / "dagster"
 PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.yaml"
-MATERIALIZE = [
-    *(str(DAGSTER), "asset", "materialize"),
-    *("-m", "sparkify_assets.definitions", "--select", "*"),
-]
+
+
+def materialize_command(lake: str | Path) -> list[str]:
+    """The README's CLI run of the whole graph over every day of the lake's event log."""
+    first, last = every_day(lake).values()
+    return [
+        *(str(DAGSTER), "asset", "materialize"),
+        *("-m", "sparkify_assets.definitions", "--select", "*"),
+        *("--partition-range", f"{first}...{last}"),
+    ]
 
 
 def importing_this_checkout(env: dict) -> dict:
@@ -498,7 +567,12 @@ def start_cli(env: dict, cwd: Path) -> subprocess.Popen:
     """The CLI in its own process group, its output in a file (a full pipe would stall it)."""
     log = (cwd / f"cli-{time.monotonic_ns()}.log").open("wb")
     process = subprocess.Popen(
-        MATERIALIZE, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        materialize_command(env["SPARKIFY_LAKE"]),
+        env=env,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     process.log_path = Path(log.name)
     return process

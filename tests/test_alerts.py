@@ -29,6 +29,7 @@ from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.freshness import DAILY_TABLES, freshness_checks
 from sparkify_assets.resources.lake import Lake
+from tests.support import every_day
 
 SECRET = "T0000/B0000/s3cr3t-token"  # the part of a Slack webhook URL that lets anyone post
 UI = "https://dagster.example.org"
@@ -102,6 +103,7 @@ def test_a_run_stopped_by_a_blocking_check_is_one_message(webhook, built_duckdb_
             resources={"warehouse": built_duckdb_copy, "lake": Lake(url=str(lake_dir))},
             instance=instance,
             raise_on_error=False,
+            tags=every_day(lake_dir),
         )
         assert not result.success
         alerts.tick()

@@ -14,7 +14,7 @@ from sparkify_assets.checks import (
 )
 from sparkify_assets.definitions import ALL_ASSETS
 from sparkify_assets.resources.lake import Lake
-from tests.support import STAR_TABLES, read_table, run_graph
+from tests.support import STAR_TABLES, every_day, read_table, run_graph
 
 PARAMETERS = rule_parameters(max_reject_rate=0.01)
 EVENTS_KEY = "(SELECT MIN(object_key) FROM load_manifest WHERE table_name = 'staging_events')"
@@ -241,6 +241,7 @@ def test_failing_blocking_check_on_staging_leaves_star_tables_untouched(
         [*ALL_ASSETS, *build_checks()],
         resources={"warehouse": built_duckdb_copy, "lake": Lake(url=str(lake_dir))},
         raise_on_error=False,
+        tags=every_day(lake_dir),
     )
     assert not result.success
     failed = {

@@ -10,13 +10,18 @@ import duckdb
 
 from sparkify_assets import sql_files
 from tests.reference import compute
-from tests.support import MATERIALIZE, STAR_TABLES, cli_env
+from tests.support import STAR_TABLES, cli_env, materialize_command
 
 
 def test_dagster_asset_materialize_builds_every_table(lake_dir, duckdb_warehouse, tmp_path):
     env = cli_env(duckdb_warehouse, lake_dir, tmp_path / "dagster_home")
     done = subprocess.run(
-        MATERIALIZE, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        materialize_command(lake_dir),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "RUN_SUCCESS" in done.stderr

@@ -14,7 +14,7 @@ from sparkify_assets.assets.staging import staging_events
 from sparkify_assets.resources.compression import content, declared_compression
 from sparkify_assets.resources.engines import local_staging
 from sparkify_assets.resources.lake import Lake, LakeObject, is_data_key
-from tests.support import metadata_of, read_table, upload
+from tests.support import every_day, metadata_of, read_table, upload
 
 PLAIN = "log_data/2018/11/2018-11-01-events.json"
 GZIPPED = "log_data/2018/12/2018-12-03-events.json.gz"  # Firehose's name for a compressed day
@@ -71,7 +71,9 @@ def test_a_gzip_day_stages_the_rows_and_rejects_of_the_same_day_plain(
         upload(request.getfixturevalue("s3_client"), lake_dir, s3_lake)
         lake = Lake(url=s3_lake, s3_endpoint_url=request.getfixturevalue("s3_endpoint"))
 
-    result = materialize([staging_events], resources={"warehouse": warehouse, "lake": lake})
+    result = materialize(
+        [staging_events], resources={"warehouse": warehouse, "lake": lake}, tags=every_day(lake_dir)
+    )
     rows, rejects = (
         staged_by_key(warehouse, "staging_events"),
         staged_by_key(warehouse, "staging_rejects"),
@@ -85,7 +87,9 @@ def test_a_gzip_day_stages_the_rows_and_rejects_of_the_same_day_plain(
     # The manifest tells a compressed object's versions apart as a plain one's: nothing new on
     # the second run.
     assert metadata_of(result, "staging_events")["objects_loaded"] == 6  # 3 days + 3 copies
-    again = materialize([staging_events], resources={"warehouse": warehouse, "lake": lake})
+    again = materialize(
+        [staging_events], resources={"warehouse": warehouse, "lake": lake}, tags=every_day(lake_dir)
+    )
     assert metadata_of(again, "staging_events")["objects_loaded"] == 0
 
 

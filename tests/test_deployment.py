@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 from dagster_graphql import DagsterGraphQLClient
 
+from sparkify_assets.event_days import RANGE_END_TAG, RANGE_START_TAG
 from sparkify_assets.resources.engines.base import WAREHOUSE_POOL
 from tests.support import (
     DAGSTER,
@@ -28,6 +29,7 @@ from tests.support import (
     cli_env,
     create_database,
     drop_database,
+    every_day,
     free_port,
     kill_hard,
     production_instance,
@@ -149,10 +151,13 @@ class Deployment:
                 stopped.append(sensor["name"])
         return stopped
 
-    def submit(self, job: str = "sparkify_job") -> str:
-        """A run of `job` through the webserver into the queue; its id."""
+    def submit(self, lake_dir: Path, job: str = "sparkify_job") -> str:
+        """A run of `job` over every day of the lake's event log, through the webserver into
+        the queue; its id."""
         client = DagsterGraphQLClient("127.0.0.1", port_number=self.graphql_port, timeout=60)
-        return client.submit_job_execution(job, repository_location_name=LOCATION)
+        return client.submit_job_execution(
+            job, repository_location_name=LOCATION, tags=every_day(lake_dir)
+        )
 
     def status(self, run_id: str) -> DagsterRunStatus:
         return self.instance.get_run_by_id(run_id).status
@@ -186,16 +191,16 @@ class Deployment:
         return self.instance.get_runs(filters=RunsFilter(tags={PARENT_RUN_ID_TAG: run_id}))
 
 
-@pytest.fixture
-def deployment(built_postgres, lake_dir, tmp_path, monkeypatch):
-    """The three processes of deploy/run.sh on loopback ports, on the production instance with a
-    fresh storage database, the warehouse `built_postgres` (the graph loaded once)."""
+@contextlib.contextmanager
+def deployed(warehouse, lake_dir, tmp_path, monkeypatch, settings=None):
+    """The three processes of deploy/run.sh on loopback ports (the daemon started by the test),
+    on the production instance with a fresh storage database, the warehouse `warehouse`."""
     if not RUN_SH.exists():
         pytest.fail(f"{RUN_SH} is missing")
     storage = create_database()
     home = tmp_path / "home"
     instance_storage = production_instance(home, storage)
-    env = cli_env(built_postgres, lake_dir, home) | instance_storage
+    env = cli_env(warehouse, lake_dir, home) | instance_storage | (settings or {})
     env |= {
         "PATH": os.pathsep.join([str(DAGSTER.parent), os.environ.get("PATH", "")]),
         "SPARKIFY_CODE_SERVER_HOST": "127.0.0.1",
@@ -212,12 +217,20 @@ def deployment(built_postgres, lake_dir, tmp_path, monkeypatch):
         for name in ("code-server", "webserver"):
             deployment.start(name)
         deployment.wait_for_code_server()
-        assert "log_data_sensor" in deployment.stop_sensors()
         yield deployment
     finally:
         if deployment is not None:
             deployment.close()
         drop_database(storage)
+
+
+@pytest.fixture
+def deployment(built_postgres, lake_dir, tmp_path, monkeypatch):
+    """`deployed` on the warehouse `built_postgres` (the graph loaded once), its sensors
+    stopped: the tests submit the runs."""
+    with deployed(built_postgres, lake_dir, tmp_path, monkeypatch) as deployment:
+        assert "log_data_sensor" in deployment.stop_sensors()
+        yield deployment
 
 
 @pytest.mark.alone
@@ -232,9 +245,9 @@ def test_a_run_worker_killed_in_a_star_merge_frees_its_slot_and_is_retried(
     deployment.start("daemon")
     with blocker.cursor() as cur:  # songplays merges, then waits to move its watermark
         cur.execute("SELECT * FROM load_state WHERE consumer = 'songplays' FOR UPDATE")
-    killed = deployment.submit()
+    killed = deployment.submit(lake_dir)
     wait_for_blocked(built_postgres.database, "DELETE FROM load_state", timeout=120)
-    queued = deployment.submit()
+    queued = deployment.submit(lake_dir)
     assert deployment.status(queued) == DagsterRunStatus.QUEUED
     assert deployment.slots_held_by(killed) == 1
 
@@ -277,7 +290,7 @@ def test_a_run_queued_while_the_code_server_restarts_completes(
     takes the run off the queue, reaches no code server and puts the run back instead of failing
     it; the code server comes back on its address. The queued run completes on it."""
     add_day(lake_dir, 4)
-    queued = deployment.submit()  # no daemon yet: the run waits in the queue
+    queued = deployment.submit(lake_dir)  # no daemon yet: the run waits in the queue
     time.sleep(2)
     assert deployment.status(queued) == DagsterRunStatus.QUEUED
 
@@ -303,3 +316,45 @@ def test_a_run_queued_while_the_code_server_restarts_completes(
     assert deployment.status(queued) == DagsterRunStatus.SUCCESS, deployment.logs()
     assert_matches_reference(built_postgres, lake_dir)
     print("\n".join(deployment.timeline))
+
+
+@pytest.mark.alone
+def test_the_daemon_alone_loads_a_lake_and_then_a_new_day(
+    postgres_warehouse, lake_dir, tmp_path, monkeypatch
+):
+    """Nothing clicked, nothing submitted: the lake sensors request the staging runs (the event
+    log by day), automation requests the star tables and the report after them, and a new day
+    in the lake goes the same way."""
+    look_often = {"SPARKIFY_SENSOR_INTERVAL_SECONDS": "5"}
+    with deployed(postgres_warehouse, lake_dir, tmp_path, monkeypatch, look_often) as deployment:
+        deployment.start("daemon")
+
+        def loaded() -> bool:
+            try:
+                assert_matches_reference(postgres_warehouse, lake_dir)
+            except Exception:  # not yet: a table missing, or rows still to come
+                return False
+            return True
+
+        deployment.wait_for(loaded, "the lake loaded", 240)
+        add_day(lake_dir, 4)
+        deployment.wait_for(loaded, "the new day loaded", 180)
+        deployment.wait_for(
+            lambda: all(r.status in FINISHED for r in deployment.instance.get_runs()),
+            "every run finished",
+            60,
+        )
+        days = deployment.instance.get_materialized_partitions(AssetKey("staging_events"))
+        assert days == {"2018-11-01", "2018-11-02", "2018-11-03", "2018-11-04"}
+        runs = deployment.instance.get_runs()
+        assert {r.status for r in runs} == {DagsterRunStatus.SUCCESS}, deployment.logs()
+        staging_runs = [r for r in runs if r.tags.get("sparkify/lake_prefix") == "log_data/"]
+        assert [(r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in staging_runs] == [
+            ("2018-11-04", "2018-11-04"),  # newest first
+            ("2018-11-01", "2018-11-03"),
+        ]
+        by_automation = [r for r in runs if "sparkify/lake_prefix" not in r.tags]
+        assert by_automation and all(
+            AssetKey("staging_events") not in (r.asset_selection or ()) for r in by_automation
+        )
+        print("\n".join(deployment.timeline))

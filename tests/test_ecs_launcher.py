@@ -37,6 +37,7 @@ from tests.support import (
     assert_matches_reference,
     create_database,
     drop_database,
+    every_day,
     importing_this_checkout,
     kill_hard,
 )
@@ -284,6 +285,7 @@ def test_a_run_is_launched_as_one_ecs_task_with_secret_references_and_completes(
             job_def=defs.resolve_job_def("sparkify_job"),
             remote_job_origin=remote_job.get_remote_origin(),
             job_code_origin=remote_job.get_python_origin(),
+            tags=every_day(lake_dir),
         )
         instance.launch_run(run.run_id, workspace)  # as the daemon does, off the queue
 

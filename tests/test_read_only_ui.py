@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 
-from tests.support import MATERIALIZE, importing_this_checkout
+from tests.support import importing_this_checkout, materialize_command
 from tests.ui_server import FOREIGN_SETTINGS, dagster_webserver
 
 # Recognizable values: none may appear in anything the UI serves.
@@ -54,7 +54,12 @@ def test_a_read_only_webserver_serves_no_secret_and_launches_nothing(lake_dir, t
             "SPARKIFY_LAKE": str(lake_dir),
         }
         materialized = subprocess.run(
-            MATERIALIZE, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
+            materialize_command(lake_dir),
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert materialized.returncode == 0, materialized.stderr[-3000:]
 

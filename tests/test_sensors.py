@@ -1,7 +1,9 @@
 """The lake sensors, against a real S3 server (moto's server mode, over HTTP) and a folder.
 
 A tick is evaluated as the daemon evaluates it (`build_sensor_context` with the cursor the
-previous tick left); the run it asks for is executed with `materialize` on the project's assets.
+previous tick left); the run it asks for is executed with `materialize` on the project's assets,
+and what is downstream follows by the assets' automation conditions, evaluated by Dagster as its
+automation sensor does.
 """
 
 import json
@@ -19,12 +21,14 @@ from dagster_aws.s3.sensor import get_objects
 
 from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.event_days import RANGE_END_TAG, RANGE_START_TAG
 from sparkify_assets.generate import generate_lake
 from sparkify_assets.lake_scan import Cursor
 from sparkify_assets.resources.lake import Lake
 from sparkify_assets.sensors import lake_sensors
 from tests.support import (
     EARLY_SONG,
+    Automation,
     add_day,
     held_by_another_process,
     put,
@@ -36,8 +40,11 @@ from tests.support import (
 )
 
 SENSORS = {s.name: s for s in lake_sensors(ALL_ASSETS)}
-EVENTS_SELECTION = {"staging_events", "users", "time", "songplays", "analytics_report"}
-SONGS_SELECTION = {"staging_songs", "songs", "artists", "songplays", "analytics_report"}
+EVENTS_SELECTION = {"staging_events"}
+SONGS_SELECTION = {"staging_songs"}
+# What automation requests once a run of each staging asset has loaded something.
+AFTER_EVENTS = {"users", "time", "songplays", "analytics_report"}
+AFTER_SONGS = {"songs", "artists", "songplays", "analytics_report"}
 SMALL = {"songs": 30, "users": 10, "events_per_day": 150, "seed": 7}
 
 
@@ -111,22 +118,27 @@ def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
             (request,) = ticker.tick()
             assert ticker.requested == {o.key for o in lake.list_objects(prefix)}
         # The first load builds every table (analytics_report needs both sides of the star).
-        run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=s3_endpoint)
+        run_graph(duckdb_warehouse, s3_lake, s3_endpoint_url=s3_endpoint, instance=instance)
+        automation = Automation(instance, duckdb_warehouse, lake)
+        automation.follow()  # its first ticks see that first load
+        assert automation.tick() == set()
         assert events.tick() == [] and songs.tick() == []
         assert Cursor.parse(events.cursor).pending == {} == Cursor.parse(songs.cursor).pending
 
-        # A new day: one run of staging_events and what is downstream of it.
+        # A new day: one run of staging_events for that day, then what is downstream of it.
         day2 = add_day(s3_lake, 2, SMALL, s3_endpoint)
         previous = events.cursor
         (request,) = events.tick()
         assert names(request) == EVENTS_SELECTION
         assert events.requested == {day2}
         assert request.tags["sparkify/new_objects"] == "1"
-        # The tick records the arrival on the lake asset log_data, for the UI.
+        assert request.tags[RANGE_START_TAG] == request.tags[RANGE_END_TAG] == "2018-11-02"
+        # The tick records the arrival on the lake asset log_data's day, for the UI.
         (observed,) = events.observed
         seen = {k: v.value for k, v in observed.metadata.items()}
         (day2_object,) = [o for o in lake.list_objects("log_data/") if o.key == day2]
         assert observed.asset_key.to_user_string() == "log_data"
+        assert observed.partition == "2018-11-02"
         assert seen["objects_arrived"] == 1 and seen["newest_key"] == day2
         assert seen["bytes_arrived"] == day2_object.size > 0
         assert seen["objects_listed"] >= 1
@@ -139,6 +151,7 @@ def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
 
         before = snapshot(duckdb_warehouse)
         events.run(request)
+        assert automation.follow() == [AFTER_EVENTS]
         after = snapshot(duckdb_warehouse)
         assert source_keys(arrived(before, after, "staging_events"), -2) == {day2}
         assert source_keys(arrived(before, after, "songplays"), -1) == {day2}
@@ -165,6 +178,7 @@ def test_ticks_request_exactly_what_is_new_and_runs_load_only_that(
         before = snapshot(duckdb_warehouse)
         events.run(events_request)
         songs.run(songs_request)
+        assert automation.follow() == [AFTER_EVENTS | AFTER_SONGS]  # one run for both
         after = snapshot(duckdb_warehouse)
         assert source_keys(arrived(before, after, "staging_events"), -2) == {day3}
         assert source_keys(arrived(before, after, "staging_songs"), -2) == {changed_key, EARLY_SONG}
@@ -234,6 +248,7 @@ def test_sensors_work_on_a_folder_lake(lake_dir, built_duckdb_copy):
         assert events.requested == {day} and names(request) == EVENTS_SELECTION
         events.run(request)
         assert events.tick() == [] and songs.tick() == []
+        assert read_table(built_duckdb_copy, "staging_events")[-1][-2] == day
 
 
 def test_a_tick_skips_while_a_run_holds_the_duckdb_file(lake_dir, duckdb_warehouse):

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from dagster import AssetsDefinition, AssetSpec
 
+from sparkify_assets.event_days import EVENT_DAYS
 from sparkify_assets.lake_scan import WATCHES, Watch
 
 
@@ -19,8 +20,8 @@ def lake_key(watch: Watch) -> str:
 
 DESCRIPTIONS = {
     "log_data": "The app's event logs in the lake: one JSON-lines object per day "
-    "(log_data/YYYY/MM/YYYY-MM-DD-events.json), one row per event line. Written by the app; "
-    "observed by log_data_sensor.",
+    "(log_data/YYYY/MM/YYYY-MM-DD-events.json), one row per event line, partitioned by the day "
+    "each object belongs to. Written by the app; observed by log_data_sensor, day by day.",
     "song_data": "The song catalogue in the lake: one small JSON object per song "
     "(song_data/A/B/C/TR....json), one row per song. Written upstream; observed by "
     "song_data_sensor.",
@@ -36,6 +37,7 @@ def lake_assets(kind: str, owner: str) -> list[AssetSpec]:
             kinds={kind},
             owners=[owner],
             description=DESCRIPTIONS[lake_key(watch)],
+            partitions_def=EVENT_DAYS if watch.by_day else None,
         )
         for watch in WATCHES
     ]

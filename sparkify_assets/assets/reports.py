@@ -10,16 +10,19 @@ from typing import Any
 
 from dagster import (
     AssetExecutionContext,
+    AssetSpec,
     Config,
     MarkdownMetadataValue,
     MaterializeResult,
     MetadataValue,
-    asset,
+    multi_asset,
 )
 from pydantic import Field
 
 from sparkify_assets import charts, load_protocol, sql_files
+from sparkify_assets.assets.staging import ONE_RUN
 from sparkify_assets.assets.star import artists, play_times, songplays, songs, users
+from sparkify_assets.automation import AFTER_INPUTS_CHANGE
 from sparkify_assets.failures import refusals_fail_at_once
 from sparkify_assets.metadata import as_text, markdown_table
 from sparkify_assets.resources.engines.base import WAREHOUSE_STEP, Session, Warehouse
@@ -105,18 +108,26 @@ def write_html(path: Path, sections: Sequence[tuple[str, str]], images: dict[str
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
-@asset(
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "analytics_report",
+            group_name="reports",
+            deps=[songplays, users, songs, artists, play_times],
+            kinds={"sql"},
+            automation_condition=AFTER_INPUTS_CHANGE,
+            description="The analytics team's questions over the star schema: charts of plays "
+            "per hour, plays per day by free and paid users, the paid share over time and the "
+            "most played songs and artists; tables of plays by paid users, the top songs and "
+            "artists, and plays by hour.",
+        )
+    ],
+    backfill_policy=ONE_RUN,
     **WAREHOUSE_STEP,
-    group_name="reports",
-    deps=[songplays, users, songs, artists, play_times],
-    kinds={"sql"},
 )
 def analytics_report(
     context: AssetExecutionContext, config: ReportConfig, warehouse: Warehouse
 ) -> MaterializeResult:
-    """The analytics team's questions over the star schema: charts of plays per hour, plays per
-    day by free and paid users, the paid share over time and the most played songs and artists;
-    tables of plays by paid users, the top songs and artists, and plays by hour."""
     answers: dict[str, list] = {}
     # A first run may select only part of the graph: absent tables read as empty.
     tables_read = sql_files.TABLE_ASSETS

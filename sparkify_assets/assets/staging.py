@@ -1,5 +1,10 @@
 """Staging: the lake's raw JSON, one row per record, loaded incrementally (load_protocol.py).
 
+`staging_events` is partitioned by day (event_days.py): a run loads the new and changed objects
+of its days, a range of days in one run (single-run backfills, from the UI or `--partition-range`),
+and each day's partition carries what that day's objects gave the table. `staging_songs`, a
+catalogue with no days, loads whatever is new under `song_data/`.
+
 Nothing under a prefix is skipped in silence: objects that are not data are named in the log,
 the metadata and `skipped_objects`; keys the records and the JSONPaths disagree on (schema
 drift), in the log, the metadata and `schema_drift`. Both are warning checks (checks.py).
@@ -7,15 +12,18 @@ drift), in the log, the metadata and `schema_drift`. Both are warning checks (ch
 
 from dagster import (
     AssetExecutionContext,
+    AssetSpec,
+    BackfillPolicy,
     Config,
     Failure,
     MarkdownMetadataValue,
     MaterializeResult,
-    asset,
+    MetadataValue,
+    multi_asset,
 )
 from pydantic import Field
 
-from sparkify_assets import load_protocol
+from sparkify_assets import event_days, load_protocol
 from sparkify_assets.failures import refusals_fail_at_once
 from sparkify_assets.load_progress import LoadProgress
 from sparkify_assets.metadata import markdown_table, table_metadata
@@ -30,8 +38,14 @@ class LoadConfig(Config):
     full_refresh: bool = Field(
         default=False,
         description="Rebuild the table from everything in its sources instead of taking in "
-        "only what is new.",
+        "only what is new (for staging_events: reload every object of the run's days; all "
+        "of them when the run covers every day).",
     )
+
+
+# Every asset's: one run for a range of days (the CLI's `--partition-range` asks it of every
+# asset it selects; unpartitioned assets run once in that run).
+ONE_RUN = BackfillPolicy.single_run()
 
 
 def stage(
@@ -48,17 +62,29 @@ def stage(
     except LakeError as exc:
         raise Failure(str(exc), allow_retries=False) from None  # retrying cannot fix settings
     listing = lake.listing(prefix)
-    if listing.not_data:
+    objects, not_data, days = listing.objects, list(listing.not_data), None
+    if context.assets_def.partitions_def is not None:
+        days, objects, outside = objects_of_days(context, table, objects)
+        not_data += outside
+    if not_data:
         context.log.warning(
-            f"{table}: under {prefix}, {named(listing.not_data, SAMPLE_OBJECTS)}; not loaded"
+            f"{table}: under {prefix}, {named(not_data, SAMPLE_OBJECTS)}; not loaded"
         )
     progress = LoadProgress(table, context.log.info)
     locks = load_protocol.staging_locks(table)
     with refusals_fail_at_once(), load_protocol.locked(warehouse, locks) as session:
-        load_protocol.record_skipped(session, table, listing.not_data)
+        load_protocol.record_skipped(session, table, not_data)
         with progress.reporting():
+            # A run of every day loads the whole table: its full refresh empties it first.
+            every_day = days is None or set(days) == set(event_days.EVENT_DAYS.get_partition_keys())
             load = load_protocol.stage(
-                session, table, lake, listing.objects, config.full_refresh, progress
+                session,
+                table,
+                lake,
+                objects,
+                config.full_refresh,
+                progress,
+                days=None if every_day else days,
             )
         for drift in load.drift or ():
             context.log.warning(f"{table}: {drift.sentence(table)}")
@@ -86,11 +112,11 @@ def stage(
             rows_rejected=load.rows_rejected,
             duplicate_events=load.duplicate_events,
             repaired_values=load.repaired_values,
-            not_data_objects=len(listing.not_data),
+            not_data_objects=len(not_data),
         )
         metadata.update(progress.rates())  # the load's final rate
-        if listing.not_data:
-            sample = [(o.key, o.size, o.reason) for o in listing.not_data[:SAMPLE_OBJECTS]]
+        if not_data:
+            sample = [(o.key, o.size, o.reason) for o in not_data[:SAMPLE_OBJECTS]]
             header = ["object_key", "size", "reason"]
             metadata["not_data_sample"] = MarkdownMetadataValue(markdown_table(header, sample))
         if load.drift is None:
@@ -105,22 +131,84 @@ def stage(
             metadata["rejects_sample"] = MarkdownMetadataValue(markdown_table(header, sample))
             header, by_reason = load_protocol.rejects_by_reason(session, table, load.load_batch)
             metadata["rejects_by_reason"] = MarkdownMetadataValue(markdown_table(header, by_reason))
+        if days is not None:
+            report_days(context, session, table, days, objects)
     return MaterializeResult(metadata=metadata)
 
 
-@asset(**WAREHOUSE_STEP, group_name="staging", kinds={"sql"})
+def objects_of_days(
+    context: AssetExecutionContext, table: str, objects
+) -> tuple[list[str], list, list]:
+    """The run's days, the listed objects of those days, and the objects whose day has no
+    partition (reported as not loaded, never dropped in silence)."""
+    if not context.has_partition_key_range:
+        raise Failure(
+            f"{table} is loaded by day: run it for a day or a range of days (the UI's "
+            "materialize or backfill, or `dagster asset materialize --partition-range "
+            "FIRST...LAST`)",
+            allow_retries=False,
+        )
+    days = context.partition_keys
+    of_day, outside = event_days.by_day(objects)
+    return days, [o for day in days for o in of_day.get(day, [])], outside
+
+
+def report_days(context: AssetExecutionContext, session, table: str, days, objects) -> None:
+    """Each day's partition: its objects in the lake, and the rows, rejects and duplicate
+    events they gave the table (from the load manifest), so the UI shows every day's state."""
+    counts = load_protocol.counts_of_objects(session, table, objects)
+    of_day, _ = event_days.by_day(objects)
+    for day in days:
+        keys = [o.key for o in of_day.get(day, [])]
+        loaded = [counts[k] for k in keys if k in counts]
+        if not keys:
+            context.log.warning(f"{table}: the lake holds no object for {day}")
+        context.add_asset_metadata(
+            {
+                "day_objects": MetadataValue.int(len(keys)),
+                "dagster/partition_row_count": MetadataValue.int(sum(c.rows for c in loaded)),
+                "day_rows_rejected": MetadataValue.int(sum(c.rows_rejected for c in loaded)),
+                "day_duplicate_events": MetadataValue.int(sum(c.duplicate_events for c in loaded)),
+            },
+            partition_key=day,
+        )
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "staging_events",
+            group_name="staging",
+            kinds={"sql"},
+            partitions_def=event_days.EVENT_DAYS,
+            description="One row per event line of the lake's `log_data/` (one JSON-lines file "
+            "per day), partitioned by the day each object belongs to: all 18 raw fields as the "
+            "app logged them, plus the object key and line number it came from.",
+        )
+    ],
+    backfill_policy=ONE_RUN,
+    **WAREHOUSE_STEP,
+)
 def staging_events(
     context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse, lake: Lake
 ) -> MaterializeResult:
-    """One row per event line of the lake's `log_data/` (one JSON-lines file per day): all 18 raw
-    fields as the app logged them, plus the object key and line number it came from."""
     return stage(context, "staging_events", "log_data/", config, warehouse, lake)
 
 
-@asset(**WAREHOUSE_STEP, group_name="staging", kinds={"sql"})
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "staging_songs",
+            group_name="staging",
+            kinds={"sql"},
+            description="One row per song object of the lake's `song_data/` (one small JSON file "
+            "per song): all 10 raw fields, plus the object key it came from.",
+        )
+    ],
+    backfill_policy=ONE_RUN,
+    **WAREHOUSE_STEP,
+)
 def staging_songs(
     context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse, lake: Lake
 ) -> MaterializeResult:
-    """One row per song object of the lake's `song_data/` (one small JSON file per song): all 10
-    raw fields, plus the object key it came from."""
     return stage(context, "staging_songs", "song_data/", config, warehouse, lake)

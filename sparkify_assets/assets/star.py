@@ -26,7 +26,8 @@ from dagster import (
 )
 
 from sparkify_assets import audit, load_protocol
-from sparkify_assets.assets.staging import LoadConfig
+from sparkify_assets.assets.staging import ONE_RUN, LoadConfig
+from sparkify_assets.automation import AFTER_INPUTS_CHANGE
 from sparkify_assets.checks import CHECKED_TABLES
 from sparkify_assets.failures import refusals_fail_at_once
 from sparkify_assets.metadata import table_metadata
@@ -97,10 +98,18 @@ def star_table(
     @multi_asset(
         name=table,
         specs=[
-            AssetSpec(table, deps=deps, group_name="star", kinds={"sql"}, description=description)
+            AssetSpec(
+                table,
+                deps=deps,
+                group_name="star",
+                kinds={"sql"},
+                description=description,
+                automation_condition=AFTER_INPUTS_CHANGE,
+            )
         ],
         check_specs=audit.specs(table),
         can_subset=True,
+        backfill_policy=ONE_RUN,
         **WAREHOUSE_STEP,
     )
     def star_step(context: AssetExecutionContext, config: LoadConfig, warehouse: Warehouse):
