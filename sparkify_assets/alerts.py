@@ -3,8 +3,9 @@
 Two sensors post, each about failures the other never sees, so a failure is one message:
 - `run_failure_alert_sensor`: a run failed (a step raised, or a blocking check failed and so
   stopped the run): the job, the failed steps and failed blocking checks, the run's URL.
-- `stale_table_alert_sensor`: a table's freshness check went from passing (or never run) to
-  failing. A table that stays stale is not announced again; once fresh, a new lapse is.
+- `stale_table_alert_sensor`: an asset's freshness policy, as Dagster's freshness daemon
+  evaluates it, went to FAIL (from PASS, WARN or unknown). An asset that stays stale is not
+  announced again; once fresh, a new lapse is.
 
 Off unless `SPARKIFY_ALERT_WEBHOOK_URL` is set (definitions.py). The URL is a secret (whoever has
 it can post): it travels as an `EnvVar` and no log line, error or message contains it. Messages
@@ -16,13 +17,15 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from dagster import (
-    AssetCheckKey,
+    AssetKey,
     ConfigurableResource,
     DagsterEventType,
     DefaultSensorStatus,
+    FreshnessPolicy,
     RunFailureSensorContext,
     SensorDefinition,
     SensorEvaluationContext,
@@ -33,6 +36,7 @@ from dagster import (
 )
 
 from sparkify_assets.failures import failure_reason, first_line
+from sparkify_assets.freshness import fail_window_text
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"  # what `make dev` serves
 
@@ -49,6 +53,9 @@ class AlertWebhook(ConfigurableResource):
 
     def run_link(self, run_id: str) -> str:
         return f"{self.ui_url.rstrip('/')}/runs/{run_id}"
+
+    def asset_link(self, key: AssetKey) -> str:
+        return f"{self.ui_url.rstrip('/')}/assets/{'/'.join(key.path)}"
 
     def post(self, title: str, fields: dict[str, str]) -> None:
         """One message: `title` as its text, `fields` (name: value) as one section of fields."""
@@ -138,42 +145,50 @@ def run_failure_alert_sensor() -> SensorDefinition:
     return alert_on_run_failure
 
 
-def stale_table_alert_sensor(freshness_check_keys: Sequence[AssetCheckKey]) -> SensorDefinition:
-    """Posts when one of `freshness_check_keys` fails where its previous result did not."""
+def utc_text(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    @sensor(**sensor_settings("stale_table_alert_sensor", 60, "when a table goes stale"))
+
+def stale_table_alert_sensor(policies: Mapping[str, FreshnessPolicy]) -> SensorDefinition:
+    """Posts when an asset named in `policies` goes to FAIL under its policy."""
+    keys = [AssetKey(name) for name in sorted(policies)]
+
+    @sensor(**sensor_settings("stale_table_alert_sensor", 60, "when an asset goes stale"))
     def alert_on_stale_table(context: SensorEvaluationContext, alert_webhook: AlertWebhook):
-        # The cursor: the id of the last failed result announced, per check still failing.
-        announced: dict[str, int] = json.loads(context.cursor or "{}")
-        latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            list(freshness_check_keys)
-        )
+        # The cursor: when each asset still failing went to FAIL, that is, which lapse was told.
+        announced: dict[str, float] = json.loads(context.cursor or "{}")
+        # Each asset's latest freshness state change, as the daemon recorded it in the event log.
+        states = context.instance.get_freshness_state_records(keys)
         still_failing = {}
-        for key, record in sorted(latest.items(), key=lambda item: item[0].to_user_string()):
-            if record.status.value != "FAILED":  # the record's status; its enum is not public
+        for key in keys:
+            state = states.get(key)
+            if state is None or state.freshness_state.value != "FAIL":  # its enum is not public
                 continue
             name = key.to_user_string()
-            still_failing[name] = record.id
-            if name in announced:
+            since = state.updated_at.timestamp()
+            still_failing[name] = since
+            if announced.get(name) == since:
                 continue  # the same lapse, already told
-            evaluation = record.event.dagster_event.event_specific_data
+            loaded = context.instance.get_latest_materialization_event(key)
+            last = utc_text(loaded.timestamp) if loaded else "never"
             alert_webhook.post(
-                f"Sparkify table is stale: {key.asset_key.to_user_string()}",
+                f"Sparkify asset is stale: {name}",
                 {
-                    "Asset": key.asset_key.to_user_string(),
-                    "Check": key.name,
-                    "Why": first_line(evaluation.description),
-                    "Run": alert_webhook.run_link(record.run_id),
+                    "Asset": name,
+                    "Why": f"last materialized {last}; its freshness policy allows "
+                    f"{fail_window_text(policies[name])}",
+                    "Stale since": utc_text(since),
+                    "Asset page": alert_webhook.asset_link(key),
                 },
             )
-            context.log.info(f"alerted: {name} failed")
+            context.log.info(f"alerted: {name} is stale")
         cursor = json.dumps(still_failing, sort_keys=True)
         if cursor == (context.cursor or "{}"):
-            return SkipReason("no table went stale")
+            return SkipReason("no asset went stale")
         return SensorResult(cursor=cursor)
 
     return alert_on_stale_table
 
 
-def alert_sensors(freshness_check_keys: Sequence[AssetCheckKey]) -> list[SensorDefinition]:
-    return [run_failure_alert_sensor(), stale_table_alert_sensor(freshness_check_keys)]
+def alert_sensors(policies: Mapping[str, FreshnessPolicy]) -> list[SensorDefinition]:
+    return [run_failure_alert_sensor(), stale_table_alert_sensor(policies)]

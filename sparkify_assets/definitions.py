@@ -32,7 +32,12 @@ from sparkify_assets.assets import reports, staging, star
 from sparkify_assets.assets.lake import fed_by_the_lake, lake_assets
 from sparkify_assets.automation import automation_sensor
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
-from sparkify_assets.freshness import DEFAULT_FRESH_WITHIN_HOURS, freshness_checks, freshness_sensor
+from sparkify_assets.freshness import (
+    DEFAULT_FRESH_WITHIN_HOURS,
+    SHORTEST_WINDOW_HOURS,
+    freshness_policies,
+    with_freshness_policies,
+)
 from sparkify_assets.metadata import table_schema
 from sparkify_assets.preflight_checks import preflight_job
 from sparkify_assets.resources.lake import Lake
@@ -157,7 +162,7 @@ def lake_kind(lake: Lake) -> str:
     return "s3" if lake.url.startswith("s3://") else "folder"
 
 
-def alerting(env: Mapping[str, str], freshness) -> tuple[list, dict]:
+def alerting(env: Mapping[str, str], policies) -> tuple[list, dict]:
     """The alert sensors and their webhook, or nothing when SPARKIFY_ALERT_WEBHOOK_URL is unset."""
     if not env.get("SPARKIFY_ALERT_WEBHOOK_URL", "").strip():
         return [], {}
@@ -166,8 +171,7 @@ def alerting(env: Mapping[str, str], freshness) -> tuple[list, dict]:
         raise ConfigError(f"SPARKIFY_UI_URL={ui_url!r} is not an http:// or https:// address")
     # EnvVar: the webhook URL is a secret, never shown in the UI or stored in run config.
     webhook = AlertWebhook(url=EnvVar("SPARKIFY_ALERT_WEBHOOK_URL"), ui_url=ui_url)
-    check_keys = [key for checks in freshness for key in checks.check_keys]
-    return alert_sensors(check_keys), {"alert_webhook": webhook}
+    return alert_sensors(policies), {"alert_webhook": webhook}
 
 
 def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
@@ -177,9 +181,9 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
         env,
         "SPARKIFY_FRESH_WITHIN_HOURS",
         DEFAULT_FRESH_WITHIN_HOURS,
-        0.001,
+        SHORTEST_WINDOW_HOURS,
         24 * 366,
-        "a number of hours, e.g. 26",
+        "a number of hours, at least 1/60 (a minute), e.g. 26",
     )
     # 0: each lake sensor at its own default (sensors.py); a deployment may look more often.
     look_every = read_number(
@@ -188,21 +192,19 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
     warehouse = build_warehouse(env)
     lake = build_lake(env)
     assets = presented(ALL_ASSETS, warehouse.engine)
-    freshness = freshness_checks(fresh_within)
-    alert_sensor_defs, alert_resources = alerting(env, freshness)
+    policies = freshness_policies(fresh_within)
+    alert_sensor_defs, alert_resources = alerting(env, policies)
     return Definitions(
-        assets=[
-            *lake_assets(lake_kind(lake), OWNERS["lake"]),
-            *linked_to_git(assets, env),
-        ],
-        sensors=[
-            *lake_sensors(assets, int(look_every)),
-            automation_sensor,
-            freshness_sensor(freshness),
-            *alert_sensor_defs,
-        ],
+        assets=with_freshness_policies(
+            [
+                *lake_assets(lake_kind(lake), OWNERS["lake"]),
+                *linked_to_git(assets, env),
+            ],
+            policies,
+        ),
+        sensors=[*lake_sensors(assets, int(look_every)), automation_sensor, *alert_sensor_defs],
         schedules=schedules(checks_job, sparkify_job),
-        asset_checks=[*build_checks(max_reject_rate), *freshness],
+        asset_checks=build_checks(max_reject_rate),
         jobs=[sparkify_job, checks_job, full_refresh_job, preflight_job],
         resources={"warehouse": warehouse, "lake": lake, **alert_resources},
         # One process for the whole graph: its steps are SQL the warehouse runs, so a process

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from dagster import (
     AssetKey,
-    AssetObservation,
+    AssetMaterialization,
     AssetsDefinition,
     AssetSelection,
     DefaultSensorStatus,
@@ -45,14 +45,15 @@ def run_key(watch: Watch, requested: dict[str, Pending]) -> str:
     return f"{lake_key(watch)}:{hashlib.sha256(text.encode('utf-8')).hexdigest()}"
 
 
-# The key Dagster's freshness checks read an observed asset's last update from.
+# Dagster's standard key for when an asset's data last changed: here, when the tick saw it.
 LAST_UPDATED = "dagster/last_updated_timestamp"
 
 
-def arrivals(watch: Watch, found: Scan, now: float) -> list[AssetObservation]:
-    """What a tick saw arrive in the lake, as observations of the lake asset (one per day, for a
-    prefix loaded by day): the UI shows them, and freshness reads their
-    `dagster/last_updated_timestamp`."""
+def arrivals(watch: Watch, found: Scan, now: float) -> list[AssetMaterialization]:
+    """What a tick saw arrive in the lake, as materializations of the lake asset (one per day,
+    for a prefix loaded by day): the app wrote the data, the sensor reports it. The UI shows
+    which days arrived, and the freshness policy on `log_data` judges its last one (Dagster's
+    time-window policy reads materializations, not observations)."""
     if watch.by_day:
         days: dict[str | None, list[LakeObject]] = {}
         for obj in found.arrived:
@@ -60,7 +61,7 @@ def arrivals(watch: Watch, found: Scan, now: float) -> list[AssetObservation]:
     else:
         days = {None: list(found.arrived)}
     return [
-        AssetObservation(
+        AssetMaterialization(
             asset_key=lake_key(watch),
             partition=day,
             metadata={
@@ -128,8 +129,9 @@ def evaluate(
         tags=request_tags(watch, found.requested),
     )
     # Only objects new to the lake are an arrival; a retried request is not.
-    observations = arrivals(watch, found, now)
-    return SensorResult(run_requests=[request], cursor=next_cursor, asset_events=observations)
+    return SensorResult(
+        run_requests=[request], cursor=next_cursor, asset_events=arrivals(watch, found, now)
+    )
 
 
 def selection_for(watch: Watch, assets: Sequence[AssetsDefinition]) -> list[AssetKey]:

@@ -1,7 +1,8 @@
 """What the tests share that is not a fixture (fixtures are in conftest.py): the test services'
 settings, lakes (in folders and S3), a warehouse that records what it is asked, running the graph
-and the real CLI, reading tables and metadata, comparing with the reference (reference.py), and a
-pause inside a run's open transaction for the kill tests.
+and the real CLI, reading tables and metadata, comparing with the reference (reference.py),
+freshness as Dagster's daemon evaluates it, and a pause inside a run's open transaction for the
+kill tests.
 
 Test modules import from here and from reference.py, s3_server.py and ui_server.py, never from
 one another.
@@ -29,12 +30,23 @@ from urllib.parse import urlparse
 
 import psycopg2
 import pytest
-from dagster import Definitions, evaluate_automation_conditions, materialize
+from dagster import (
+    AssetMaterialization,
+    DagsterInstance,
+    Definitions,
+    evaluate_automation_conditions,
+    materialize,
+)
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+from dagster._daemon.freshness import FreshnessDaemon
 from pydantic import Field, PrivateAttr
 
 from sparkify_assets import event_days, sql_files
 from sparkify_assets.checks import DEFAULT_MAX_REJECT_RATE, build_checks
-from sparkify_assets.definitions import ALL_ASSETS
+from sparkify_assets.definitions import ALL_ASSETS, build_definitions
 from sparkify_assets.generate import generate_lake
 from sparkify_assets.resources.engines.base import (
     Session,
@@ -506,6 +518,40 @@ def preflight_lake_lines(lake_dir) -> list[str]:
     keys = [key for key, _ in data_objects(str(lake_dir))]
     firsts = [next(k for k in keys if k.startswith(p)) for p in ("log_data/", "song_data/")]
     return [line.format(key) for line, key in zip(PREFLIGHT_LAKE_LINES, firsts, strict=True)]
+
+
+# --- freshness, as Dagster's daemon evaluates it ------------------------------------------------
+
+
+def record_loads(instance: DagsterInstance, assets, hours_ago: float = 0.0) -> None:
+    """A materialization of each of `assets`, stored as if `hours_ago` hours ago: Dagster's clock
+    is set back while the events are written, and the freshness daemon reads their time."""
+    with freeze_time(time.time() - hours_ago * 3600):
+        for name in assets:
+            day = "2018-11-01" if name in ("log_data", "staging_events") else None  # by day
+            instance.report_runless_asset_event(AssetMaterialization(name, partition=day))
+
+
+def evaluate_freshness(instance: DagsterInstance, env: dict, folder: Path) -> dict[str, str]:
+    """One iteration of Dagster's freshness daemon (what `dagster-daemon` runs every 30 s) over
+    the definitions built from `env`, as a code location loaded in this process; each asset's
+    freshness state after it (PASS, WARN, FAIL, UNKNOWN, or NOT_APPLICABLE without a policy)."""
+    location = folder / f"freshness_location_{uuid.uuid4().hex[:8]}.py"
+    location.write_text(
+        "from sparkify_assets.definitions import build_definitions\n\n"
+        f"defs = build_definitions({env!r})\n"
+    )
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(python_file=str(location), attribute="defs"), location_name="sparkify"
+    )
+    target = InProcessWorkspaceLoadTarget(origin)
+    with create_test_daemon_workspace_context(target, instance) as workspace:
+        list(FreshnessDaemon().run_iteration(workspace))
+    keys = build_definitions(env).resolve_asset_graph().get_all_asset_keys()
+    return {
+        key.to_user_string(): record.freshness_state.value
+        for key, record in instance.get_freshness_state_records(list(keys)).items()
+    }
 
 
 # --- the real command line ---------------------------------------------------------------------

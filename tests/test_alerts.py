@@ -1,35 +1,28 @@
 """Alerts (sparkify_assets/alerts.py) posted to a real HTTP server on loopback.
 
 The sensors are evaluated as the daemon evaluates them (`evaluate_tick` with the cursor the last
-tick left) against a real Dagster instance that holds real runs: a run stopped by a failing
-blocking check, and freshness checks failing. Each failure must be exactly one message, with
-what failed, the asset and check and the run's URL, and never the webhook's secret path.
+tick left) against a real Dagster instance that holds real runs (a run stopped by a failing
+blocking check) and the freshness states Dagster's freshness daemon recorded (tables going
+stale). Each failure must be exactly one message, with what failed and where to see it (the
+run's or the asset's URL), and never the webhook's secret path.
 """
 
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from dagster import (
-    AssetMaterialization,
-    AssetSelection,
-    DagsterInstance,
-    build_sensor_context,
-    materialize,
-)
-from dagster._core.definitions.asset_checks.asset_check_factories.freshness_checks import (
-    last_update,  # whose clock the freshness checks read
-)
+from dagster import DagsterInstance, build_sensor_context, materialize
 
 from sparkify_assets.alerts import AlertError, AlertWebhook, run_failure_alert_sensor
 from sparkify_assets.alerts import stale_table_alert_sensor as stale_sensor
 from sparkify_assets.checks import build_checks
 from sparkify_assets.definitions import ALL_ASSETS
-from sparkify_assets.freshness import DAILY_TABLES, freshness_checks
+from sparkify_assets.freshness import DAILY_TABLES, freshness_policies
 from sparkify_assets.resources.lake import Lake
-from tests.support import every_day
+from tests.support import evaluate_freshness, every_day, record_loads
 
 SECRET = "T0000/B0000/s3cr3t-token"  # the part of a Slack webhook URL that lets anyone post
 UI = "https://dagster.example.org"
@@ -83,6 +76,11 @@ class Ticks:
         self.cursor = self.sensor.evaluate_tick(context).cursor or self.cursor
 
 
+def utc_time(text: str) -> float:
+    """The timestamp of a time as messages write it (`2024-05-01 07:30 UTC`)."""
+    return datetime.strptime(text, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC).timestamp()
+
+
 def fields(body: dict) -> dict[str, str]:
     """The message's fields by name, as the Slack blocks carry them."""
     pairs = [f["text"].split("\n", 1) for f in body["blocks"][1]["fields"]]
@@ -118,61 +116,55 @@ def test_a_run_stopped_by_a_blocking_check_is_one_message(webhook, built_duckdb_
     assert SECRET not in json.dumps(body)
 
 
-def test_a_stale_table_is_one_message_until_it_is_fresh_again(
-    webhook, duckdb_warehouse, monkeypatch
-):
-    checks = freshness_checks(26)
-    keys = [key for c in checks for key in c.check_keys]
+def test_a_stale_table_is_one_message_until_it_is_fresh_again(webhook, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    with DagsterInstance.local_temp(str(home)) as instance:
+        alerts = Ticks(stale_sensor(freshness_policies(26)), instance, webhook.url)
 
-    def run_freshness_checks(instance):
-        return materialize(
-            [*ALL_ASSETS, *checks],
-            selection=AssetSelection.checks(*checks),
-            resources={"warehouse": duckdb_warehouse, "lake": Lake(url=".")},
-            instance=instance,
-            raise_on_error=False,
-        )
+        def daemon_then_ticks(expected_state: str) -> None:
+            """The freshness daemon's iteration, then two ticks of the alert sensor."""
+            states = evaluate_freshness(instance, {}, tmp_path)
+            assert {states[t] for t in DAILY_TABLES} == {expected_state}
+            alerts.tick()
+            alerts.tick()
 
-    with DagsterInstance.ephemeral() as instance:
-        alerts = Ticks(stale_sensor(keys), instance, webhook.url)
         alerts.tick()
+        # Never loaded: unknown, not stale.
+        daemon_then_ticks("UNKNOWN")
         assert webhook.bodies == []
-        # Nothing ever loaded: every daily table fails its freshness check.
-        first = run_freshness_checks(instance)
-        alerts.tick()
-        alerts.tick()
-        run_freshness_checks(instance)  # still stale: the same lapse, not a new one
-        alerts.tick()
+        # Loaded 25.5 hours ago, within the last hour of the window: a warning, no message.
+        record_loads(instance, DAILY_TABLES, hours_ago=25.5)
+        daemon_then_ticks("WARN")
+        assert webhook.bodies == []
+        # 27 hours ago: past the 26-hour window, one message per table.
+        record_loads(instance, DAILY_TABLES, hours_ago=27)
+        daemon_then_ticks("FAIL")
         lapse = list(webhook.bodies)
-
-        # Every table loads: fresh again, nothing to say.
-        for table in DAILY_TABLES:
-            instance.report_runless_asset_event(AssetMaterialization(table))
-        fresh = run_freshness_checks(instance)
-        assert all(e.passed for e in fresh.get_asset_check_evaluations())
-        alerts.tick()
+        daemon_then_ticks("FAIL")  # still stale: the same lapse, not a new one
         assert webhook.bodies == lapse
 
-        # 27 hours later, with no load since: a new lapse, told once more.
-        later = time.time() + 27 * 3600
-        monkeypatch.setattr(last_update, "get_current_timestamp", lambda: later)
-        second = run_freshness_checks(instance)
-        assert not any(e.passed for e in second.get_asset_check_evaluations())
-        alerts.tick()
-        alerts.tick()
+        # Every table loads: fresh again, nothing to say.
+        record_loads(instance, DAILY_TABLES)
+        daemon_then_ticks("PASS")
+        assert webhook.bodies == lapse
+
+        # The next load is 28 hours old by now: a new lapse, told once more.
+        record_loads(instance, DAILY_TABLES, hours_ago=28)
+        daemon_then_ticks("FAIL")
         next_lapse = webhook.bodies[len(lapse) :]
 
-    for bodies, run, why in (
-        (lapse, first, "never been observed/materialized"),
-        (next_lapse, second, "Asset is overdue"),
-    ):
+    for bodies, hours_ago in ((lapse, 27), (next_lapse, 28)):
         stale = {fields(body)["Asset"]: fields(body) for body in bodies}
         assert len(bodies) == len(stale) == 4
         assert set(stale) == set(DAILY_TABLES)
-        for said in stale.values():
-            assert said["Check"] == "freshness_check"
-            assert said["Run"] == f"{UI}/runs/{run.run_id}"
-            assert why in said["Why"]
+        assert all(body["text"].startswith("Sparkify asset is stale: ") for body in bodies)
+        for table, said in stale.items():
+            assert said["Asset page"] == f"{UI}/assets/{table}"
+            loaded, allowed = said["Why"].removeprefix("last materialized ").split("; ")
+            assert allowed == "its freshness policy allows 26 h"
+            assert abs(utc_time(loaded) - (time.time() - hours_ago * 3600)) < 120
+            assert abs(utc_time(said["Stale since"]) - time.time()) < 120
     assert SECRET not in json.dumps(webhook.bodies)
 
 

@@ -1,27 +1,23 @@
 """The wiring: definitions load, the graph has the expected shape, settings fail clearly."""
 
-import time
+from datetime import timedelta
 
 import pytest
 from dagster import (
     AssetKey,
-    AssetMaterialization,
-    AssetSelection,
+    AssetSpec,
     DagsterInstance,
     DefaultScheduleStatus,
-    DefaultSensorStatus,
-    MetadataValue,
-    materialize,
 )
 
 from sparkify_assets.definitions import (
-    ALL_ASSETS,
     ConfigError,
     build_definitions,
     build_lake,
     build_warehouse,
 )
-from sparkify_assets.freshness import DAILY_TABLES, FRESHNESS_CHECK
+from sparkify_assets.freshness import DAILY_TABLES
+from tests.support import evaluate_freshness, record_loads
 
 # The asset graph, as reviewed: an accidental change to the lineage shows up here.
 GRAPH = {
@@ -74,6 +70,8 @@ def test_every_asset_says_what_a_row_means():
         ({"SPARKIFY_LAKE": "s3://"}, "SPARKIFY_LAKE='s3://' names no bucket"),
         ({"SPARKIFY_LAKE": "gs://bucket/x"}, "SPARKIFY_LAKE='gs://bucket/x' is not supported"),
         ({"SPARKIFY_FRESH_WITHIN_HOURS": "soon"}, "SPARKIFY_FRESH_WITHIN_HOURS='soon' is not"),
+        # Dagster refuses a freshness window under a minute.
+        ({"SPARKIFY_FRESH_WITHIN_HOURS": "0.01"}, "SPARKIFY_FRESH_WITHIN_HOURS='0.01' is not"),
         ({"SPARKIFY_REPORT_DIR": __file__}, f"SPARKIFY_REPORT_DIR={__file__!r} is not a folder"),
         (
             {"SPARKIFY_REPOSITORY_URL": "git@example.org:o/r"},
@@ -143,56 +141,65 @@ def test_schedules_say_when_and_whether_they_run():
     assert nightly.default_status == DefaultScheduleStatus.STOPPED
 
 
-def test_freshness_checks_guard_the_daily_tables_within_the_window():
-    defs = build_definitions({"SPARKIFY_FRESH_WITHIN_HOURS": "30"})
-    keys = {
-        key.asset_key.to_user_string()
-        for checks in defs.asset_checks
-        for key in checks.check_keys
-        if key.name == "freshness_check"
-    }
-    assert keys == {"staging_events", "users", "time", "songplays"}
+def policies_by_asset(defs) -> dict:
+    """Asset name -> its freshness policy, read from the definitions' asset specs."""
+    specs = [spec for a in defs.assets for spec in ([a] if isinstance(a, AssetSpec) else a.specs)]
+    return {s.key.to_user_string(): s.freshness_policy for s in specs if s.freshness_policy}
+
+
+def test_freshness_policies_guard_the_event_logs_and_the_daily_tables_within_the_window():
+    for setting, fail_hours in (({}, 26), ({"SPARKIFY_FRESH_WITHIN_HOURS": "30"}, 30)):
+        policies = policies_by_asset(build_definitions(setting))
+        assert set(policies) == {"log_data", "staging_events", "users", "time", "songplays"}
+        for policy in policies.values():
+            assert policy.fail_window.to_timedelta() == timedelta(hours=fail_hours)
+            assert policy.warn_window.to_timedelta() == timedelta(hours=fail_hours - 1)
+    # A window too short to leave a minute of warning has none.
+    (short,) = set(
+        policies_by_asset(build_definitions({"SPARKIFY_FRESH_WITHIN_HOURS": "1"})).values()
+    )
+    assert short.fail_window.to_timedelta() == timedelta(hours=1) and short.warn_window is None
+    # The daemon evaluates them: no check, no sensor of their own.
+    defs = build_definitions({})
+    assert not [k for checks in defs.asset_checks for k in checks.check_keys if "fresh" in k.name]
     sensors = {s.name: s for s in defs.sensors}
-    assert sensors["freshness_checks_sensor"].default_status == DefaultSensorStatus.RUNNING
+    assert set(sensors) == {"log_data_sensor", "song_data_sensor", "automation_sensor"}
     # Alerts are off without a webhook, on with one.
-    assert "run_failure_alert_sensor" not in sensors
     with_alerts = build_definitions({"SPARKIFY_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
     assert {"run_failure_alert_sensor", "stale_table_alert_sensor"} <= {
         s.name for s in with_alerts.sensors
     }
 
 
-def freshness_results(window_hours: str, loaded_hours_ago: float, warehouse) -> dict[str, bool]:
-    """Each daily table's freshness check, passed or not, under SPARKIFY_FRESH_WITHIN_HOURS
-    `window_hours`, when the tables' last load was `loaded_hours_ago` hours ago (its time as
-    Dagster reads it: the materialization's `dagster/last_updated_timestamp`)."""
-    defs = build_definitions({"SPARKIFY_FRESH_WITHIN_HOURS": window_hours})
-    checks = [c for c in defs.asset_checks if any(k.name == FRESHNESS_CHECK for k in c.check_keys)]
-    loaded_at = time.time() - loaded_hours_ago * 3600
-    with DagsterInstance.ephemeral() as instance:
-        for table in DAILY_TABLES:
-            instance.report_runless_asset_event(
-                AssetMaterialization(
-                    table,
-                    metadata={"dagster/last_updated_timestamp": MetadataValue.timestamp(loaded_at)},
-                )
-            )
-        result = materialize(
-            [*ALL_ASSETS, *checks],
-            selection=AssetSelection.checks(*checks),
-            resources={"warehouse": warehouse, "lake": build_lake({})},
-            instance=instance,
-            raise_on_error=False,
-        )
-    evaluations = result.get_asset_check_evaluations()
-    assert {e.check_name for e in evaluations} == {FRESHNESS_CHECK}
-    return {e.asset_key.to_user_string(): e.passed for e in evaluations}
+def freshness_states(window_hours: str, loaded_hours_ago: float, folder) -> dict[str, str]:
+    """Each asset's freshness state, as Dagster's freshness daemon evaluates it under
+    SPARKIFY_FRESH_WITHIN_HOURS `window_hours`, when the daily tables last loaded, and the lake
+    sensor last saw a day of event logs arrive, `loaded_hours_ago` hours ago."""
+    folder.mkdir()
+    with DagsterInstance.local_temp(str(folder)) as instance:
+        record_loads(instance, ["log_data", *DAILY_TABLES], hours_ago=loaded_hours_ago)
+        return evaluate_freshness(instance, {"SPARKIFY_FRESH_WITHIN_HOURS": window_hours}, folder)
 
 
-def test_a_table_loaded_longer_ago_than_the_window_fails_its_freshness_check(duckdb_warehouse):
-    fresh, stale = dict.fromkeys(DAILY_TABLES, True), dict.fromkeys(DAILY_TABLES, False)
-    assert freshness_results("26", 25, duckdb_warehouse) == fresh
-    assert freshness_results("26", 27, duckdb_warehouse) == stale
-    # The window is the setting's.
-    assert freshness_results("30", 29, duckdb_warehouse) == fresh
-    assert freshness_results("30", 31, duckdb_warehouse) == stale
+@pytest.mark.parametrize(
+    ("window_hours", "loaded_hours_ago", "state"),
+    [
+        ("26", 24.5, "PASS"),
+        ("26", 25.5, "WARN"),
+        ("26", 27, "FAIL"),
+        # The window is the setting's.
+        ("30", 28.5, "PASS"),
+        ("30", 29.5, "WARN"),
+        ("30", 31, "FAIL"),
+    ],
+)
+def test_a_table_loaded_longer_ago_than_the_window_fails_its_freshness_policy(
+    window_hours, loaded_hours_ago, state, tmp_path
+):
+    states = freshness_states(window_hours, loaded_hours_ago, tmp_path / "home")
+    daily = ("log_data", *DAILY_TABLES)
+    assert {name: states[name] for name in daily} == dict.fromkeys(daily, state)
+    assert {n for n, s in states.items() if s == "NOT_APPLICABLE"} == set(GRAPH) - {
+        "log_data",
+        *DAILY_TABLES,
+    }

@@ -12,7 +12,7 @@ def test_helm_values_configure_the_instance_deploy_dagster_yaml_describes():
     instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text(encoding="utf-8"))
     values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text(encoding="utf-8"))
     extra = values["additionalInstanceConfig"]
-    for block in ("concurrency", "run_monitoring", "run_retries"):
+    for block in ("concurrency", "run_monitoring", "run_retries", "freshness"):
         assert extra[block] == instance[block], block
     daemon = values["dagsterDaemon"]
     # written once: the chart's own blocks for these stay off

@@ -3,7 +3,9 @@
 Starts `dagster-webserver -w workspace.yaml` on a free loopback port (see `tests/ui_server.py`) and
 drives Debian's headless Chromium through it with Selenium: the global asset graph shows every
 asset and group; "Materialize all" launches a run from the page, and the run succeeds; an asset's
-page shows its description, row count and columns; its Checks tab lists every check, passed.
+page shows its description, row count and columns, and its freshness policy as Dagster's
+freshness daemon judged it (Passing after the run, Failed once its latest load is 27 hours
+old); its Checks tab lists every check, passed.
 What the definitions hold (assets, groups, checks, sensors) is read from `defs`, so the test
 follows them.
 
@@ -22,12 +24,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, DagsterInstance
 
 from sparkify_assets import sql_files
 from sparkify_assets.assets.reports import CHARTS
 from sparkify_assets.definitions import defs
-from tests.support import REPO, service_unavailable
+from tests.support import REPO, evaluate_freshness, record_loads, service_unavailable
 from tests.ui_server import browser_unavailable, chromium, dagster_webserver
 
 UPDATE_SCREENSHOTS = os.environ.get("SPARKIFY_UPDATE_SCREENSHOTS") == "1"
@@ -47,7 +49,10 @@ NAMED_ASSETS = {
 }
 CHECKED_ASSET = "songplays"  # the asset whose page and Checks tab the test opens
 REPORT_ASSET = "analytics_report"  # the asset whose charts the test looks at
-CHECKS_JOB = "checks_job"  # run before any load: every daily table fails its freshness check
+# What the asset page says of the freshness policy's window (SPARKIFY_FRESH_WITHIN_HOURS: 26).
+FAIL_WINDOW = "Fails if more than 26 hours since last materialization"
+# The box of the status row, and the section beside the page, both headed "Freshness policy".
+FRESHNESS_SECTION = "//*[normalize-space(text())='Freshness policy']/.."
 WAIT = 30  # seconds for anything on a page to show
 RUN_TIMEOUT = 120  # seconds for the materialization launched from the page
 # What the graph's nodes show (the node facet settings a user picks in the graph's toolbar): the
@@ -257,40 +262,17 @@ def open_asset_graph(page: Page, assets: dict[str, str]) -> None:
     )
 
 
-def launched_run(page: Page, besides: str | None = None) -> dict:
-    """The run launched from the page, once the webserver has it (`besides`: a run id the test
-    launched itself, which is not it)."""
+def launched_run(page: Page) -> dict:
+    """The run launched from the page, once the webserver has it."""
 
     def first_run():
         data = page.server.graphql(
             "{ runsOrError { ... on Runs { results { runId status jobName } } } }"
         )
-        runs = [r for r in data["runsOrError"]["results"] if r["runId"] != besides]
+        runs = data["runsOrError"]["results"]
         return runs[0] if runs else None
 
     return page.until("the launched run to be recorded", first_run)
-
-
-def launch_job(page: Page, job: str) -> str:
-    """Launch `job` of the code location through the webserver's GraphQL API; its run id."""
-    data = page.server.graphql(
-        """mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) {
-             __typename ... on LaunchRunSuccess { run { runId } }
-             ... on PythonError { message } } }""",
-        {
-            "params": {
-                "selector": {
-                    "repositoryLocationName": "sparkify",
-                    "repositoryName": "__repository__",
-                    "jobName": job,
-                },
-                "runConfigData": {},
-            }
-        },
-    )
-    launched = data["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    return launched["run"]["runId"]
 
 
 def open_checks_tab(page: Page, asset: str, checks: list[str]) -> None:
@@ -317,6 +299,27 @@ def wait_for_run(page: Page, run_id: str) -> str:
         return value if value in TERMINAL else None
 
     return page.until(f"run {run_id} to finish", status, timeout=RUN_TIMEOUT)
+
+
+def evaluate_freshness_once(server, hours_ago: float | None = None) -> str:
+    """One iteration of Dagster's freshness daemon on the webserver's instance (none runs in
+    this test), after a load of the checked asset `hours_ago` hours ago if given; its state."""
+    with DagsterInstance.from_config(str(server.home)) as instance:
+        if hours_ago is not None:
+            record_loads(instance, [CHECKED_ASSET], hours_ago=hours_ago)
+        return evaluate_freshness(instance, {}, server.home.parent)[CHECKED_ASSET]
+
+
+def open_freshness(page: Page, asset: str, status: str) -> None:
+    """The asset's page, once its freshness policy shows `status` (Passing, Warning, Failed)."""
+    page.open(f"/assets/{asset}")
+    page.until(
+        f"the freshness policy to show {status}",
+        lambda: any(
+            _text(box.text) == f"Freshness policy {status}"
+            for box in page.visible(FRESHNESS_SECTION)
+        ),
+    )
 
 
 def run_failures(page: Page, run_id: str) -> str:
@@ -350,20 +353,6 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
             json.dumps(NODE_FACETS),
         )
 
-        # 0. Before any load, the checks job finds every daily table stale: its freshness
-        # check shows Failed on the asset's Checks tab.
-        checks_run = launch_job(page, CHECKS_JOB)
-        assert wait_for_run(page, checks_run) == "SUCCESS", run_failures(page, checks_run)
-        open_checks_tab(page, CHECKED_ASSET, checks)
-        freshness = "//*[normalize-space(text())='freshness_check']"
-        page.until(
-            "freshness_check to show Failed",
-            lambda: page.text_of(check_row("freshness_check", checks)) == "freshness_check Failed",
-        )
-        page.click("freshness_check", freshness)
-        page.wait_text("why it failed", "Asset has never been observed/materialized")
-        page.screenshot("freshness-failed.png", publish=True)
-
         # 1. The asset graph shows every group and every asset, the lake's first.
         open_asset_graph(page, assets)
         page.screenshot("asset-graph-before-run.png")
@@ -376,7 +365,7 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
             "the 'Launched run' notice",
             lambda: page.text_of("//*[contains(text(), 'Launched run')]"),
         )
-        run = launched_run(page, besides=checks_run)
+        run = launched_run(page)
         assert run["runId"][:8] in notice, (notice, run)
         status = wait_for_run(page, run["runId"])
         assert status == "SUCCESS", (
@@ -409,8 +398,10 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
         )
         page.screenshot("asset-graph.png", publish=True)
 
-        # 4. An asset's page: what one row means, its row count, its columns.
-        page.open(f"/assets/{CHECKED_ASSET}")
+        # 4. An asset's page: what one row means, its row count, its columns; and, the daemon
+        # having judged it again, its freshness policy passing.
+        assert evaluate_freshness_once(server) == "PASS"
+        open_freshness(page, CHECKED_ASSET, "Passing")
         page.wait_text(f"{CHECKED_ASSET}'s description", _description(CHECKED_ASSET))
         page.wait_text("the row count", "Row count")
         for column in sql_files.columns(CHECKED_ASSET):
@@ -422,8 +413,7 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
                 page.wait_text(f"the description of column {column.name}", description)
         page.screenshot(f"asset-{CHECKED_ASSET}.png", publish=True)
 
-        # 5. Its Checks tab lists every check, each passed in the run launched above (the
-        # freshness check too: the table has just loaded).
+        # 5. Its Checks tab lists every check, each passed in the run launched above.
         open_checks_tab(page, CHECKED_ASSET, checks)
         for name in checks:
             row = check_row(name, checks)
@@ -463,3 +453,16 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
         for name in [*sensors, *schedules]:
             page.wait_visible(f"{name}", f"//*[normalize-space(text())={_literal(name)}]")
         page.screenshot("automation.png", publish=True)
+
+        # 8. The table's latest load 27 hours old (a materialization stored with Dagster's clock
+        # set back), judged by Dagster's freshness daemon: its page shows its freshness policy
+        # Failed, the load's age and the window.
+        assert evaluate_freshness_once(server, hours_ago=27) == "FAIL"
+        open_freshness(page, CHECKED_ASSET, "Failed")
+        page.wait_text("the last load's age", "Last materialized 27 hours ago")
+        page.wait_text("the window", FAIL_WINDOW)
+        page.driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center'})",
+            page.visible(FRESHNESS_SECTION)[-1],
+        )
+        page.screenshot("freshness-failed.png", publish=True)

@@ -47,10 +47,14 @@ CHROMIUM_FLAGS = (
     f"--window-size={WINDOW[0]},{WINDOW[1]}",
 )
 # Runs launched from the UI start at once, as subprocesses of the webserver; no telemetry.
+# Freshness evaluation on, as in production: the UI shows the policies' states (which the test
+# has Dagster's freshness daemon evaluate, no daemon running).
 INSTANCE_YAML = """\
 run_coordinator:
   module: dagster.core.run_coordinator
   class: DefaultRunCoordinator
+freshness:
+  enabled: true
 telemetry:
   enabled: false
 """
@@ -65,6 +69,7 @@ FOREIGN_SETTINGS = (
     "SPARKIFY_DB_USER",
     "SPARKIFY_DB_PASSWORD",
     "SPARKIFY_MAX_REJECT_RATE",
+    "SPARKIFY_FRESH_WITHIN_HOURS",
 )
 
 
@@ -96,10 +101,11 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: floa
 
 
 class Webserver:
-    def __init__(self, url: str, process: subprocess.Popen, log: Path):
+    def __init__(self, url: str, process: subprocess.Popen, log: Path, home: Path):
         self.url = url
         self.process = process
         self.log = log
+        self.home = home  # its DAGSTER_HOME
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -193,7 +199,7 @@ def dagster_webserver(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, ended whole at teardown
         )
-    server = Webserver(f"http://127.0.0.1:{port}", process, log)
+    server = Webserver(f"http://127.0.0.1:{port}", process, log, home)
     try:
         wait_for("dagster-webserver to answer /server_info", server._answers, startup_timeout)
         wait_for("the code location to load", server._location_loaded, startup_timeout)

@@ -1,8 +1,9 @@
 """The lake: `log_data` and `song_data` as external assets, where the graph's lineage starts.
 
-Dagster does not write them; the app does. The lake sensors record an observation on each when
-new objects arrive (sensors.py), so the UI shows when data last came in, and the freshness
-checks (freshness.py) judge the event logs by it.
+Dagster does not write them; the app does. The lake sensors report a materialization of each when
+new objects arrive (sensors.py; of `log_data`, one per day the objects belong to), so the UI shows
+when data last came in, day by day, and the freshness policy (freshness.py) judges the event logs
+by it.
 """
 
 from collections.abc import Sequence
