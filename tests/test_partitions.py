@@ -53,18 +53,22 @@ def lake_of_days(lake_dir, tmp_path, days) -> str:
     return str(only)
 
 
-def stage_days(warehouse, lake: Lake, first: str, last: str, instance=None, full_refresh=False):
-    """One run of staging_events over the days `first` to `last`."""
+def stage_days(
+    warehouse, lake: Lake, first: str, last: str, instance=None, full_refresh=False
+):  # fmt: skip
+    """One run of staging_events over the days `first` to `last` (one day: a run of that
+    partition, as the UI's "Materialize" of a single day launches it)."""
     config = (
         {"ops": {"staging_events": {"config": {"full_refresh": True}}}} if full_refresh else None
     )
+    days = {"partition_key": first} if first == last else {"tags": range_tags(first, last)}
     result = materialize(
         [*ALL_ASSETS, *build_checks()],
         selection=["staging_events"],
         resources={"warehouse": warehouse, "lake": lake},
-        tags=range_tags(first, last),
         instance=instance,
         run_config=config,
+        **days,
     )
     assert result.success
     return result

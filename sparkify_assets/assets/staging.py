@@ -141,7 +141,7 @@ def objects_of_days(
 ) -> tuple[list[str], list, list]:
     """The run's days, the listed objects of those days, and the objects whose day has no
     partition (reported as not loaded, never dropped in silence)."""
-    if not context.has_partition_key_range:
+    if not (context.has_partition_key or context.has_partition_key_range):
         raise Failure(
             f"{table} is loaded by day: run it for a day or a range of days (the UI's "
             "materialize or backfill, or `dagster asset materialize --partition-range "
