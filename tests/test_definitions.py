@@ -1,6 +1,6 @@
 """The wiring: definitions load, the graph has the expected shape, settings fail clearly."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import (
@@ -8,6 +8,7 @@ from dagster import (
     AssetSpec,
     DagsterInstance,
     DefaultScheduleStatus,
+    build_schedule_context,
 )
 
 from sparkify_assets.definitions import (
@@ -16,6 +17,7 @@ from sparkify_assets.definitions import (
     build_lake,
     build_warehouse,
 )
+from sparkify_assets.event_days import RANGE_END_TAG, RANGE_START_TAG
 from sparkify_assets.freshness import DAILY_TABLES
 from tests.support import evaluate_freshness, record_loads
 
@@ -139,6 +141,15 @@ def test_schedules_say_when_and_whether_they_run():
     assert weekly.default_status == DefaultScheduleStatus.RUNNING
     assert (nightly.job_name, nightly.cron_schedule) == ("sparkify_job", "0 2 * * *")
     assert nightly.default_status == DefaultScheduleStatus.STOPPED
+    # The nightly run loads yesterday's and today's days: a late file of yesterday's, today's first.
+    at = datetime(2018, 11, 5, 2, tzinfo=UTC)
+    (request,) = nightly.evaluate_tick(
+        build_schedule_context(scheduled_execution_time=at)
+    ).run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+        "2018-11-04",
+        "2018-11-05",
+    )
 
 
 def policies_by_asset(defs) -> dict:
