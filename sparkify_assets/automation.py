@@ -1,7 +1,8 @@
 """Declarative automation: the star tables and the report update because their inputs changed.
 
 The lake sensors request only the staging assets (`staging_events` for the days whose objects
-are new or changed, `staging_songs`); `automation_sensor` (on by default, every 30 s) evaluates
+are new or changed, `staging_songs`); `automation_sensor` (on by default, every 30 s or
+SPARKIFY_SENSOR_INTERVAL_SECONDS) evaluates
 each downstream asset's condition and requests what it finds true, in one run per tick:
 
 - `users`, `time`, `songplays` and the report after a day of `staging_events` loads;
@@ -27,11 +28,16 @@ AFTER_INPUTS_CHANGE = (
     & AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("after its inputs change")
 
-automation_sensor = AutomationConditionSensorDefinition(
-    "automation_sensor",
-    target=AssetSelection.all(),
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Requests the star tables and the report when their inputs change (each "
-    "asset's automation condition); the lake sensors request only the staging assets.",
-)
+DEFAULT_INTERVAL_SECONDS = 30  # Dagster's own default for an automation sensor
+
+
+def automation_sensor(interval_seconds: int | None = None) -> AutomationConditionSensorDefinition:
+    """The sensor that evaluates every automation condition, every `interval_seconds`."""
+    return AutomationConditionSensorDefinition(
+        "automation_sensor",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=interval_seconds or DEFAULT_INTERVAL_SECONDS,
+        description="Requests the star tables and the report when their inputs change (each "
+        "asset's automation condition); the lake sensors request only the staging assets.",
+    )

@@ -185,7 +185,8 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
         24 * 366,
         "a number of hours, at least 1/60 (a minute), e.g. 26",
     )
-    # 0: each lake sensor at its own default (sensors.py); a deployment may look more often.
+    # 0: each sensor at its own default (sensors.py, automation.py); a deployment may look more
+    # often.
     look_every = read_number(
         env, "SPARKIFY_SENSOR_INTERVAL_SECONDS", 0, 1, 86400, "a number of seconds, e.g. 60"
     )
@@ -202,7 +203,11 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
             ],
             policies,
         ),
-        sensors=[*lake_sensors(assets, int(look_every)), automation_sensor, *alert_sensor_defs],
+        sensors=[
+            *lake_sensors(assets, int(look_every)),
+            automation_sensor(int(look_every)),
+            *alert_sensor_defs,
+        ],
         schedules=schedules(checks_job, sparkify_job),
         asset_checks=build_checks(max_reject_rate),
         jobs=[sparkify_job, checks_job, full_refresh_job, preflight_job],

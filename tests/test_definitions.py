@@ -214,3 +214,18 @@ def test_a_table_loaded_longer_ago_than_the_window_fails_its_freshness_policy(
         "log_data",
         *DAILY_TABLES,
     }
+
+
+def test_the_sensors_look_as_often_as_set():
+    def intervals(env):
+        return {s.name: s.minimum_interval_seconds for s in build_definitions(env).sensors}
+
+    assert intervals({}) == {
+        "log_data_sensor": 120,
+        "song_data_sensor": 300,
+        "automation_sensor": 30,
+    }
+    every_5 = intervals({"SPARKIFY_SENSOR_INTERVAL_SECONDS": "5"})
+    assert every_5 == dict.fromkeys(("log_data_sensor", "song_data_sensor", "automation_sensor"), 5)
+    with pytest.raises(ConfigError, match="SPARKIFY_SENSOR_INTERVAL_SECONDS='soon' is not"):
+        build_definitions({"SPARKIFY_SENSOR_INTERVAL_SECONDS": "soon"})
