@@ -1,16 +1,24 @@
-"""The Dagster UI as the team meets it: the asset graph, "Materialize all", a run, an asset's checks.
+"""The Dagster UI as the team meets it: the asset graph, "Materialize all" over the lake's days,
+the event log's partitions, an asset's checks.
 
-Starts `dagster-webserver -w workspace.yaml` on a free loopback port (see `tests/ui_server.py`) and
-drives Debian's headless Chromium through it with Selenium: the global asset graph shows every
-asset and group; "Materialize all" launches a run from the page, and the run succeeds; an asset's
-page shows its description, row count and columns, and its freshness policy as Dagster's
-freshness daemon judged it (Passing after the run, Failed once its latest load is 27 hours
-old); its Checks tab lists every check, passed.
+Starts `dagster-webserver -w workspace.yaml` on a free loopback port, and `dagster-daemon` while
+a backfill needs it (see `tests/ui_server.py`), and drives Debian's headless Chromium through them
+with Selenium: the global asset graph shows every asset and group; "Materialize all" opens the
+partitions dialog (`staging_events` is partitioned by day), where the sample lake's days are
+picked as one range and launched as a backfill; the daemon runs it with one run over the whole
+range for `staging_events` (its single-run backfill policy), the other assets in runs of their
+own (Dagster does not put an unpartitioned asset in the run of a partitioned one), every run
+succeeds and the tables hold what the reference computes from the lake. The Partitions tab of
+`staging_events` counts the lake's days materialized and every other day missing, and a day
+shows its own objects and rows. An asset's page shows its description, row count and columns,
+and its freshness policy as Dagster's freshness daemon judged it (Passing after the load, Failed
+once its latest load is 27 hours old); its Checks tab lists every check, passed.
 What the definitions hold (assets, groups, checks, sensors) is read from `defs`, so the test
 follows them.
 
 Screenshots go to the test's tmp folder always, and with SPARKIFY_UPDATE_SCREENSHOTS=1 also to
-`docs/images/` (the README shows `docs/images/asset-graph.png`).
+`docs/images/` (the README shows `docs/images/asset-graph.png` and
+`docs/images/staging-events-partitions.png`).
 
 Without Chromium, chromedriver or selenium it skips and says why; with SPARKIFY_REQUIRE_SERVICES=1
 (as CI sets) it fails instead.
@@ -18,19 +26,29 @@ Without Chromium, chromedriver or selenium it skips and says why; with SPARKIFY_
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, DefaultScheduleStatus, DefaultSensorStatus
 
-from sparkify_assets import sql_files
+from sparkify_assets import event_days, sql_files
 from sparkify_assets.assets.reports import CHARTS
 from sparkify_assets.definitions import defs
-from tests.support import REPO, evaluate_freshness, record_loads, service_unavailable
-from tests.ui_server import browser_unavailable, chromium, dagster_webserver
+from sparkify_assets.resources.engines.duckdb import DuckDBWarehouse
+from sparkify_assets.resources.lake import SAMPLE_LAKE
+from tests.reference import compute, data_objects
+from tests.support import (
+    REPO,
+    assert_matches_reference,
+    evaluate_freshness,
+    record_loads,
+    service_unavailable,
+)
+from tests.ui_server import browser_unavailable, chromium, dagster_daemon, dagster_webserver
 
 UPDATE_SCREENSHOTS = os.environ.get("SPARKIFY_UPDATE_SCREENSHOTS") == "1"
 DOCS_IMAGES = REPO / "docs" / "images"
@@ -48,17 +66,24 @@ NAMED_ASSETS = {
     "analytics_report",
 }
 CHECKED_ASSET = "songplays"  # the asset whose page and Checks tab the test opens
+EVENTS_ASSET = "staging_events"  # the asset partitioned by day, whose Partitions tab it opens
 REPORT_ASSET = "analytics_report"  # the asset whose charts the test looks at
 # What the asset page says of the freshness policy's window (SPARKIFY_FRESH_WITHIN_HOURS: 26).
 FAIL_WINDOW = "Fails if more than 26 hours since last materialization"
 # The box of the status row, and the section beside the page, both headed "Freshness policy".
 FRESHNESS_SECTION = "//*[normalize-space(text())='Freshness policy']/.."
 WAIT = 30  # seconds for anything on a page to show
-RUN_TIMEOUT = 120  # seconds for the materialization launched from the page
+# Seconds for the whole backfill: the daemon looks at it every 30 s, and starts the runs of what
+# is downstream of a run once that run is done.
+BACKFILL_TIMEOUT = 300
 # What the graph's nodes show (the node facet settings a user picks in the graph's toolbar): the
 # description (what one row means), owners, checks, materialization status and kinds.
 NODE_FACETS = ["description", "owner", "checks", "status", "kind-tag"]
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+RANGE_START, RANGE_END = event_days.RANGE_START_TAG, event_days.RANGE_END_TAG
+# What a partition's panel shows of a day never materialized.
+NO_MATERIALIZATION = "Latest materialization None"
+BACKFILL_TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
 GRAPH = defs.resolve_asset_graph()
@@ -75,6 +100,10 @@ def _materializable() -> set[str]:
     }
 
 
+def _unpartitioned() -> set[str]:
+    return {a for a in _materializable() if not GRAPH.get(AssetKey(a)).is_partitioned}
+
+
 def _description(asset: str) -> str:
     return GRAPH.get(AssetKey(asset)).description or ""
 
@@ -88,6 +117,35 @@ def _check_names(asset: str) -> list[str]:
         for spec in getattr(definition, "check_specs", ())
         if spec.asset_key.to_user_string() == asset
     )
+
+
+def lake_days(lake: Path) -> dict[str, dict[str, int]]:
+    """Each day of the lake's event log (its keys name their days): its objects, and the rows the
+    reference stages and rejects from them (a row keeps the key of its object)."""
+    names = [c.name for c in sql_files.columns(EVENTS_ASSET) if c.name != "load_batch"]
+    key_at = names.index("source_key")
+    days: dict[str, dict[str, int]] = {}
+    for key, _ in data_objects(str(lake)):
+        if key.startswith("log_data/"):
+            day = event_days.day_named_in(key)
+            days.setdefault(day, {"objects": 0, "rows": 0, "rejected": 0})["objects"] += 1
+    expected = compute(lake)
+    for row in expected.staging_events:
+        days[event_days.day_named_in(row[key_at])]["rows"] += 1
+    for table, key, _line in expected.rejects:
+        if table == EVENTS_ASSET:
+            days[event_days.day_named_in(key)]["rejected"] += 1
+    return days
+
+
+def days_between(first: str, last: str) -> list[str]:
+    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    return [(start + dt.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def partition_count() -> int:
+    """How many days the event log's partitions hold today, on the server's default first day."""
+    return event_days.daily_partitions(event_days.DEFAULT_FIRST_DAY).get_num_partitions()
 
 
 def _text(value: str) -> str:
@@ -124,6 +182,7 @@ class Page:
 
         self.driver, self.server, self.shots = driver, server, shots
         self.By, self.WebDriverWait = By, WebDriverWait
+        self.daemon = None  # the daemon, once one runs: its log tells what a backfill did
 
     def open(self, path: str) -> None:
         self.driver.get(self.server.url + path)
@@ -158,6 +217,14 @@ class Page:
             except Exception:  # covered or re-rendered: try again
                 return False
         return False
+
+    def checked(self, xpath: str) -> list[bool] | None:
+        """Whether each checkbox at `xpath` is checked (a switch's own input is drawn over, so
+        not "displayed"); None when the page re-rendered in between."""
+        try:
+            return [e.is_selected() for e in self.driver.find_elements(self.By.XPATH, xpath)]
+        except Exception:
+            return None
 
     def text_of(self, xpath: str) -> str:
         """The text of the first visible element at `xpath`, or "" when there is none yet."""
@@ -209,6 +276,8 @@ def diagnosed(page: Page):
         except Exception:
             pass
         exc.add_note("dagster-webserver log, last lines:\n" + page.server.log_tail())
+        if page.daemon:
+            exc.add_note("dagster-daemon log, last lines:\n" + page.daemon.log_tail())
         raise
 
 
@@ -262,17 +331,170 @@ def open_asset_graph(page: Page, assets: dict[str, str]) -> None:
     )
 
 
-def launched_run(page: Page) -> dict:
-    """The run launched from the page, once the webserver has it."""
+def launch_days(page: Page, first: str, last: str) -> str:
+    """From the graph: "Materialize all", the days `first` to `last` typed as one range in the
+    partitions dialog (which opens on the recent days only: every day shown first), "Launch
+    backfill"; the id of the backfill the page says it created."""
+    page.click("'Materialize all'", "//button[starts-with(normalize-space(), 'Materialize all')]")
+    page.wait_text(
+        "the partitions dialog", f"Launch runs to materialize {len(_materializable())} assets"
+    )
+    page.click(
+        "'Show all partitions'",
+        "//*[self::a or self::button][normalize-space()='Show all partitions']",
+    )
+    days = page.wait_visible(
+        "the partition range input", "//input[starts-with(@placeholder, 'ex: ')]"
+    )
+    days.click()
+    days.send_keys(f"[{first}...{last}]\n")
+    span = len(days_between(first, last))
+    page.wait_text("the days to be selected", f"Partition selection {span} partitions")
+    page.screenshot("partitions-dialog.png")
+    page.click("'Launch backfill'", "//button[normalize-space()='Launch backfill']")
+    notice = page.until(
+        "the 'Created backfill' notice",
+        lambda: page.text_of("//*[starts-with(normalize-space(), 'Created backfill')]"),
+    )
+    return notice.removeprefix("Created backfill").split()[0]
 
-    def first_run():
-        data = page.server.graphql(
-            "{ runsOrError { ... on Runs { results { runId status jobName } } } }"
+
+BACKFILL = """query ($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  __typename ... on PartitionBackfill { status } ... on PythonError { message } } }"""
+BACKFILL_RUNS = """query ($id: String!) { runsOrError(filter: {tags: [
+  {key: "dagster/backfill", value: $id}]}) { ... on Runs { results {
+  runId status tags { key value } assetSelection { path } } } } }"""
+RUN_PARTITIONS = """query ($id: ID!) { logsForRun(runId: $id, limit: 100000) {
+  ... on EventConnection { events { ... on MaterializationEvent {
+  assetKey { path } partition } } } } }"""
+
+
+def backfill_runs(page: Page, backfill_id: str) -> list[dict]:
+    """The runs of the backfill: id, status, tags (a dict) and the assets each materializes."""
+    data = page.server.graphql(BACKFILL_RUNS, {"id": backfill_id})
+    return [
+        run
+        | {
+            "tags": {t["key"]: t["value"] for t in run["tags"]},
+            "assets": sorted("/".join(a["path"]) for a in run["assetSelection"] or []),
+        }
+        for run in data["runsOrError"]["results"]
+    ]
+
+
+def run_of(page: Page, backfill_id: str, asset: str) -> dict:
+    """The backfill's run that materializes `asset`, once it has finished (its status)."""
+
+    def finished():
+        runs = [r for r in backfill_runs(page, backfill_id) if asset in r["assets"]]
+        if runs:
+            return runs[0] if runs[0]["status"] in TERMINAL else None
+        status = backfill_status(page, backfill_id)
+        assert status not in BACKFILL_TERMINAL, (
+            f"backfill {backfill_id} {status}, no run of {asset}"
         )
-        runs = data["runsOrError"]["results"]
-        return runs[0] if runs else None
+        return None
 
-    return page.until("the launched run to be recorded", first_run)
+    return page.until(f"the backfill's run of {asset} to finish", finished, BACKFILL_TIMEOUT)
+
+
+def backfill_status(page: Page, backfill_id: str) -> str:
+    answer = page.server.graphql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
+    assert answer["__typename"] == "PartitionBackfill", answer
+    return answer["status"]
+
+
+def wait_for_runs(page: Page, backfill_id: str) -> list[dict]:
+    """The backfill's runs, once each has finished and together they hold every asset (or the
+    backfill has finished: a failed run holds back what is downstream of it)."""
+
+    def finished():
+        runs = backfill_runs(page, backfill_id)
+        if not runs or any(r["status"] not in TERMINAL for r in runs):
+            return None
+        if {a for r in runs for a in r["assets"]} >= _materializable():
+            return runs
+        return runs if backfill_status(page, backfill_id) in BACKFILL_TERMINAL else None
+
+    return page.until(f"the runs of backfill {backfill_id} to finish", finished, BACKFILL_TIMEOUT)
+
+
+def wait_for_backfill(page: Page, backfill_id: str) -> str:
+    """The backfill's status, once the daemon has done with it."""
+
+    def status():
+        value = backfill_status(page, backfill_id)
+        return value if value in BACKFILL_TERMINAL else None
+
+    return page.until(f"backfill {backfill_id} to finish", status, BACKFILL_TIMEOUT)
+
+
+def partitions_of(page: Page, run_id: str, asset: str) -> set[str]:
+    """The partitions of `asset` the run materialized."""
+    events = page.server.graphql(RUN_PARTITIONS, {"id": run_id})["logsForRun"]["events"]
+    return {
+        e["partition"]
+        for e in events
+        if e.get("assetKey") and "/".join(e["assetKey"]["path"]) == asset
+    }
+
+
+def open_partitions(page: Page, asset: str, materialized: int) -> None:
+    """The asset's Partitions tab, once it counts `materialized` partitions materialized, none
+    failed, and every other day missing (as many days as there are today: the page's or now's, if
+    midnight passed in between)."""
+    before = partition_count()
+    page.open(f"/assets/{asset}?view=partitions")
+    page.wait_text("the count of materialized partitions", f"Materialized ({materialized})")
+    page.wait_text("the count of failed partitions", "Failed (0)")
+    page.until(
+        "the count of missing partitions",
+        lambda: any(
+            f"Missing ({total - materialized})" in page.body_text()
+            for total in {before, partition_count()}
+        ),
+    )
+
+
+def list_row(day: str | None = None) -> str:
+    """XPath of the row of `day` (or of any day) in the Partitions tab's list: its name, beside
+    its status dot (the panel's heading names the day too, without a dot)."""
+    named = f"[@data-tooltip={_literal(day)}]" if day else "[@data-tooltip]"
+    return f"//div{named}[following-sibling::div]"
+
+
+def open_partition(page: Page, day: str) -> None:
+    """One day of the open Partitions tab: its row in the list (found by typing its month into
+    the list's filter), clicked; its own panel beside the list."""
+    search = page.wait_visible("the partitions' filter", "//input[@placeholder='Filter by name…']")
+    if search.get_attribute("value") != day[:7]:
+        search.clear()
+        search.send_keys(day[:7])
+    page.click(f"partition {day} in the list", list_row(day))
+    page.until(f"partition {day}'s panel", lambda: f"partition={day}" in page.driver.current_url)
+
+
+def frame_partition(page: Page, last_entry: str) -> None:
+    """For the picture: the open partition's panel scrolled down to its metadata entry
+    `last_entry`, and the list to its end (the month's first day: it runs newest first)."""
+    entry = page.wait_visible(
+        f"metadata entry {last_entry}", f"//tr[td[1][normalize-space()={_literal(last_entry)}]]"
+    )
+    page.driver.execute_script("arguments[0].scrollIntoView({block: 'end'})", entry)
+    row = page.wait_visible("a row of the list", list_row())
+    page.driver.execute_script(
+        "let e = arguments[0];"
+        "while (e && !(e.scrollHeight > e.clientHeight"
+        " && getComputedStyle(e).overflowY !== 'visible')) e = e.parentElement;"
+        "e.scrollTop = e.scrollHeight;",
+        row,
+    )
+    page.settled("the list", lambda: [(e.text, e.rect["y"]) for e in page.visible(list_row())])
+
+
+def metadata_value(page: Page, label: str) -> str:
+    """The value beside metadata entry `label` in the open partition's table ("" until shown)."""
+    return page.text_of(f"//tr[td[1][normalize-space()={_literal(label)}]]/td[2]")
 
 
 def open_checks_tab(page: Page, asset: str, checks: list[str]) -> None:
@@ -291,19 +513,10 @@ def check_row(name: str, checks: list[str]) -> str:
     return f"//*[normalize-space(text())={_literal(name)}]/ancestor::*[not(.//*[{others}])][last()]"
 
 
-def wait_for_run(page: Page, run_id: str) -> str:
-    query = """query ($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"""
-
-    def status():
-        value = page.server.graphql(query, {"id": run_id})["runOrError"]["status"]
-        return value if value in TERMINAL else None
-
-    return page.until(f"run {run_id} to finish", status, timeout=RUN_TIMEOUT)
-
-
 def evaluate_freshness_once(server, hours_ago: float | None = None) -> str:
-    """One iteration of Dagster's freshness daemon on the webserver's instance (none runs in
-    this test), after a load of the checked asset `hours_ago` hours ago if given; its state."""
+    """One iteration of Dagster's freshness daemon on the webserver's instance, after a load of
+    the checked asset `hours_ago` hours ago if given; its state. (While the daemon runs for the
+    backfill, its own iterations judge the same loads the same way.)"""
     with DagsterInstance.from_config(str(server.home)) as instance:
         if hours_ago is not None:
             record_loads(instance, [CHECKED_ASSET], hours_ago=hours_ago)
@@ -320,6 +533,13 @@ def open_freshness(page: Page, asset: str, status: str) -> None:
             for box in page.visible(FRESHNESS_SECTION)
         ),
     )
+
+
+def automation_row(name: str) -> str:
+    """XPath of the Automation page's row of sensor or schedule `name`: the largest element
+    around its name that holds one switch."""
+    switch = ".//*[contains(@class, 'formatSwitch')]"
+    return f"//*[normalize-space(text())={_literal(name)}]/ancestor::*[count({switch}) = 1][last()]"
 
 
 def run_failures(page: Page, run_id: str) -> str:
@@ -341,8 +561,15 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     page = Page(browser, server, shots)
+    # The lake the webserver serves (the embedded default); the days the test launches, from its
+    # first to its last; one of them whose partition it opens, and the day after them.
+    days = lake_days(SAMPLE_LAKE)
+    first, last = min(days), max(days)
+    in_range = days_between(first, last)
+    day = sorted(days)[len(days) // 2]
+    after = (dt.date.fromisoformat(last) + dt.timedelta(days=1)).isoformat()
 
-    with diagnosed(page):
+    with diagnosed(page), ExitStack() as daemon:
         # Same origin first, to set what a returning user would have: the community pop-up
         # dismissed, the navigation collapsed (more room for the graph), the node facets.
         page.open("/server_info")
@@ -357,26 +584,70 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
         open_asset_graph(page, assets)
         page.screenshot("asset-graph-before-run.png")
 
-        # 2. "Materialize all" from the page launches a run, which succeeds.
-        page.click(
-            "'Materialize all'", "//button[starts-with(normalize-space(), 'Materialize all')]"
+        # 2. "Materialize all" opens the partitions dialog; the lake's days, typed as one range,
+        # are launched as a backfill, which the daemon turns into runs. The daemon starts now:
+        # it takes a backfill up at its first look, then looks every 30 s (started before the
+        # launch, it would have looked just before it, and the backfill would wait).
+        backfill_id = launch_days(page, first, last)
+        page.daemon = daemon.enter_context(dagster_daemon(server))
+        # One run over the whole range materializes staging_events, every day of it.
+        events_run = run_of(page, backfill_id, EVENTS_ASSET)
+        assert events_run["status"] == "SUCCESS", (
+            f"run {events_run['runId']} ended {events_run['status']}:\n"
+            + run_failures(page, events_run["runId"])
         )
-        notice = page.until(
-            "the 'Launched run' notice",
-            lambda: page.text_of("//*[contains(text(), 'Launched run')]"),
+        assert (events_run["tags"].get(RANGE_START), events_run["tags"].get(RANGE_END)) == (
+            first,
+            last,
+        ), events_run["tags"]
+        assert partitions_of(page, events_run["runId"], EVENTS_ASSET) == set(in_range)
+
+        # 3. While the rest of the graph loads: the Partitions tab of staging_events counts the
+        # lake's days materialized and every other day missing; a day after the lake's shows no
+        # materialization; a day of the lake shows its objects and rows.
+        open_partitions(page, EVENTS_ASSET, len(in_range))
+        open_partition(page, after)
+        page.wait_text(f"{after} without a materialization", f"{after} {NO_MATERIALIZATION}")
+        open_partition(page, day)
+        page.wait_text(f"{day} materialized", f"{day} Materialized")
+        expected = {
+            "day_objects": days[day]["objects"],
+            "dagster/partition_row_count": days[day]["rows"],
+            "day_rows_rejected": days[day]["rejected"],
+        }
+        for label, value in expected.items():
+            page.until(
+                f"{day}'s {label} to show {value}",
+                lambda label=label, value=value: metadata_value(page, label) == str(value),
+            )
+        frame_partition(page, "day_duplicate_events")
+        page.screenshot("staging-events-partitions.png", publish=True)
+
+        # Every run of the backfill succeeds: staging_events is in one run only, the assets that
+        # are not partitioned in runs of their own (Dagster puts no unpartitioned asset in a
+        # partitioned one's run), each asset in exactly one run; no other run started (no sensor
+        # ticked). The tables hold what the reference computes from the lake.
+        runs = wait_for_runs(page, backfill_id)
+        failed = {r["runId"]: r["status"] for r in runs if r["status"] != "SUCCESS"}
+        assert not failed, f"runs of backfill {backfill_id} not succeeded: {failed}\n" + "\n".join(
+            run_failures(page, run_id) for run_id in failed
         )
-        run = launched_run(page)
-        assert run["runId"][:8] in notice, (notice, run)
-        status = wait_for_run(page, run["runId"])
-        assert status == "SUCCESS", (
-            f"run {run['runId']} ended {status}:\n{run_failures(page, run['runId'])}"
-        )
-        page.open(f"/runs/{run['runId']}")
+        assert [r["runId"] for r in runs if EVENTS_ASSET in r["assets"]] == [events_run["runId"]]
+        assert sorted(a for r in runs for a in r["assets"]) == sorted(_materializable())
+        others = [r for r in runs if r["runId"] != events_run["runId"]]
+        assert not [r["tags"] for r in others if RANGE_START in r["tags"]]
+        every_run = page.server.graphql("{ runsOrError { ... on Runs { results { runId } } } }")
+        assert {r["runId"] for r in every_run["runsOrError"]["results"]} == {
+            r["runId"] for r in runs
+        }
+        assert_matches_reference(DuckDBWarehouse(path=str(server.warehouse_path)), SAMPLE_LAKE)
+        page.open(f"/runs/{events_run['runId']}")
         page.wait_visible("the run's status: Success", "//*[normalize-space(text())='Success']")
         page.wait_text("the run's events", "RUN_SUCCESS")
         page.screenshot("run.png")
 
-        # 3. Back on the graph, every asset is materialized; this is the README's picture.
+        # 4. Back on the graph, every asset that is not partitioned shows its materialization
+        # (staging_events shows its count of partitions); this is the README's picture.
         open_asset_graph(page, assets)
         page.until(
             "every node to show its materialization",
@@ -386,7 +657,7 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
                         "//*[local-name()='foreignObject']//*[normalize-space(text())='Materialized']"
                     )
                 )
-                >= len(_materializable())
+                >= len(_unpartitioned())
             ),
         )
         # One step out, so the tallest group's title clears the toolbar at the top.
@@ -398,7 +669,7 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
         )
         page.screenshot("asset-graph.png", publish=True)
 
-        # 4. An asset's page: what one row means, its row count, its columns; and, the daemon
+        # 5. An asset's page: what one row means, its row count, its columns; and, the daemon
         # having judged it again, its freshness policy passing.
         assert evaluate_freshness_once(server) == "PASS"
         open_freshness(page, CHECKED_ASSET, "Passing")
@@ -413,7 +684,7 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
                 page.wait_text(f"the description of column {column.name}", description)
         page.screenshot(f"asset-{CHECKED_ASSET}.png", publish=True)
 
-        # 5. Its Checks tab lists every check, each passed in the run launched above.
+        # 6. Its Checks tab lists every check, each passed in the backfill's run above.
         open_checks_tab(page, CHECKED_ASSET, checks)
         for name in checks:
             row = check_row(name, checks)
@@ -423,7 +694,7 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
             )
         page.screenshot(f"asset-{CHECKED_ASSET}-checks.png", publish=True)
 
-        # 6. The report's charts on its asset page: the markdown metadata shows each as an
+        # 7. The report's charts on its asset page: the markdown metadata shows each as an
         # image the browser decoded.
         page.open(f"/assets/{REPORT_ASSET}")
         page.click("the report's markdown", "//*[self::a or self::button][contains(., 'Show')]")
@@ -445,16 +716,29 @@ def test_asset_graph_materialize_all_and_checks(browser, server, tmp_path):
         page.driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", first_chart)
         page.screenshot("analytics-report.png", publish=True)
 
-        # 7. The sensors and schedules the definitions hold are listed under Automation.
-        sensors = sorted(s.name for s in defs.sensors or [])
-        schedules = sorted(s.name for s in defs.schedules or [])
-        assert "weekly_checks_schedule" in schedules
+        # The backfill completes once the daemon has seen its last run; then the daemon stops.
+        assert wait_for_backfill(page, backfill_id) == "COMPLETED_SUCCESS"
+        daemon.close()
+
+        # 8. The sensors and schedules the definitions hold are listed under Automation, each
+        # switched as its code declares (the daemon gone, none stays stopped).
+        running = {
+            s.name: s.default_status == DefaultSensorStatus.RUNNING for s in defs.sensors or []
+        }
+        running |= {
+            s.name: s.default_status == DefaultScheduleStatus.RUNNING for s in defs.schedules or []
+        }
+        assert "weekly_checks_schedule" in running
         page.open("/automation")
-        for name in [*sensors, *schedules]:
-            page.wait_visible(f"{name}", f"//*[normalize-space(text())={_literal(name)}]")
+        for name, on in sorted(running.items()):
+            switch = f"{automation_row(name)}//*[contains(@class, 'formatSwitch')]/input"
+            page.until(
+                f"{name}'s switch to show {'on' if on else 'off'}",
+                lambda switch=switch, on=on: page.checked(switch) == [on],
+            )
         page.screenshot("automation.png", publish=True)
 
-        # 8. The table's latest load 27 hours old (a materialization stored with Dagster's clock
+        # 9. The table's latest load 27 hours old (a materialization stored with Dagster's clock
         # set back), judged by Dagster's freshness daemon: its page shows its freshness policy
         # Failed, the load's age and the window.
         assert evaluate_freshness_once(server, hours_ago=27) == "FAIL"

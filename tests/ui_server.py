@@ -1,10 +1,15 @@
-"""What the UI test drives: the Dagster webserver in a subprocess, and headless Chromium.
+"""What the UI test drives: the Dagster webserver and daemon in subprocesses, and headless Chromium.
 
 The webserver serves `workspace.yaml` (what `make dev` serves) from a private `DAGSTER_HOME`, on
 a free loopback port, on the embedded default: the shipped sample lake and a DuckDB file in a
 temporary folder. Its instance uses Dagster's `DefaultRunCoordinator`, so a run launched from the
-page starts at once in a subprocess of the webserver: no daemon is needed, and none runs, so no
-sensor or schedule tick can start a run of its own in the middle of the test.
+page starts at once in a subprocess of the webserver.
+
+A range of partitions launched from the page is a backfill, which only `dagster-daemon` turns
+into runs: `dagster_daemon` runs one on the webserver's instance and environment. While it runs,
+the sensors and schedules are stopped in the instance (what the Automation page's switches do),
+so no tick starts a run of its own in the middle of the test; once it has stopped they are back
+to the status their code declares.
 
 The browser is Debian's `chromium` driven by Selenium through Debian's `chromedriver` (both from
 the `chromium` and `chromium-driver` packages): nothing is downloaded at run time.
@@ -27,10 +32,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.support import REPO, free_port
+from tests.support import REPO, free_port, importing_this_checkout
 
 WORKSPACE = REPO / "workspace.yaml"
 WEBSERVER = Path(sys.executable).parent / "dagster-webserver"
+DAEMON = Path(sys.executable).parent / "dagster-daemon"
 CHROMIUM = Path(os.environ.get("SPARKIFY_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("SPARKIFY_CHROMEDRIVER", "/usr/bin/chromedriver"))
 WINDOW = (1600, 1000)
@@ -46,9 +52,10 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage",
     f"--window-size={WINDOW[0]},{WINDOW[1]}",
 )
-# Runs launched from the UI start at once, as subprocesses of the webserver; no telemetry.
-# Freshness evaluation on, as in production: the UI shows the policies' states (which the test
-# has Dagster's freshness daemon evaluate, no daemon running).
+# Runs launched from the UI start at once, as subprocesses of the webserver (or of the daemon, for
+# a backfill's runs); no telemetry. Freshness evaluation on, as in production: the UI shows the
+# policies' states (the test has Dagster's freshness daemon judge them in its own process when it
+# wants them judged; a daemon running for a backfill judges them too).
 INSTANCE_YAML = """\
 run_coordinator:
   module: dagster.core.run_coordinator
@@ -70,6 +77,7 @@ FOREIGN_SETTINGS = (
     "SPARKIFY_DB_PASSWORD",
     "SPARKIFY_MAX_REJECT_RATE",
     "SPARKIFY_FRESH_WITHIN_HOURS",
+    "SPARKIFY_EVENTS_START",
 )
 
 
@@ -101,11 +109,13 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: floa
 
 
 class Webserver:
-    def __init__(self, url: str, process: subprocess.Popen, log: Path, home: Path):
+    def __init__(self, url: str, process: subprocess.Popen, log: Path, home: Path, env: dict):
         self.url = url
         self.process = process
         self.log = log
         self.home = home  # its DAGSTER_HOME
+        self.env = env  # its environment, which the daemon shares
+        self.warehouse_path = Path(env["SPARKIFY_DUCKDB_PATH"])  # the DuckDB file runs write
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -179,7 +189,9 @@ def dagster_webserver(
     home = folder / "dagster_home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_SETTINGS}
+    env = importing_this_checkout(
+        {k: v for k, v in os.environ.items() if k not in FOREIGN_SETTINGS}
+    )
     env.update(
         DAGSTER_HOME=str(home),
         SPARKIFY_WAREHOUSE="duckdb",
@@ -199,11 +211,104 @@ def dagster_webserver(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, ended whole at teardown
         )
-    server = Webserver(f"http://127.0.0.1:{port}", process, log, home)
+    server = Webserver(f"http://127.0.0.1:{port}", process, log, home, env)
     try:
         wait_for("dagster-webserver to answer /server_info", server._answers, startup_timeout)
         wait_for("the code location to load", server._location_loaded, startup_timeout)
         yield server
+    finally:
+        stop_process_group(process)
+
+
+REPOSITORY = {"repositoryLocationName": "sparkify", "repositoryName": "__repository__"}
+INSTIGATORS = """query ($repo: RepositorySelector!) { repositoryOrError(repositorySelector: $repo) {
+  ... on Repository { sensors { name sensorState { id status } }
+                      schedules { name scheduleState { id status } } } } }"""
+STOP_SENSOR = """mutation ($id: String) { stopSensor(id: $id) {
+  __typename ... on PythonError { message } } }"""
+STOP_SCHEDULE = """mutation ($id: String) { stopRunningSchedule(id: $id) {
+  __typename ... on PythonError { message } } }"""
+RESET_SENSOR = """mutation ($selector: SensorSelector!) { resetSensor(sensorSelector: $selector) {
+  __typename ... on PythonError { message } } }"""
+RESET_SCHEDULE = """mutation ($selector: ScheduleSelector!) {
+  resetSchedule(scheduleSelector: $selector) { __typename ... on PythonError { message } } }"""
+BACKFILL_DAEMON = """{ instance { daemonHealth { daemonStatus(daemonType: "BACKFILL") {
+  healthy } } } }"""
+
+
+class Daemon:
+    def __init__(self, process: subprocess.Popen, log: Path):
+        self.process = process
+        self.log = log
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _mutate(server: Webserver, mutation: str, variables: dict) -> None:
+    (answer,) = server.graphql(mutation, variables).values()
+    if answer["__typename"] == "PythonError":
+        raise RuntimeError(answer["message"])
+
+
+def stop_automation(server: Webserver) -> list[tuple[str, str]]:
+    """Stop every running sensor and schedule in the webserver's instance; which were stopped."""
+    repo = server.graphql(INSTIGATORS, {"repo": REPOSITORY})["repositoryOrError"]
+    stopped = []
+    for kind, mutation in (("sensor", STOP_SENSOR), ("schedule", STOP_SCHEDULE)):
+        for instigator in repo[f"{kind}s"]:
+            state = instigator[f"{kind}State"]
+            if state["status"] == "RUNNING":
+                _mutate(server, mutation, {"id": state["id"]})
+                stopped.append((kind, instigator["name"]))
+    return stopped
+
+
+def reset_automation(server: Webserver, instigators: list[tuple[str, str]]) -> None:
+    """Give each of `instigators` back the status its code declares."""
+    for kind, name in instigators:
+        if kind == "sensor":
+            _mutate(server, RESET_SENSOR, {"selector": {**REPOSITORY, "sensorName": name}})
+        else:
+            _mutate(server, RESET_SCHEDULE, {"selector": {**REPOSITORY, "scheduleName": name}})
+
+
+def _backfill_daemon_healthy(server: Webserver, process: subprocess.Popen, log: Path) -> bool:
+    if process.poll() is not None:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        raise RuntimeError(f"dagster-daemon exited with code {process.returncode}:\n{text[-3000:]}")
+    status = server.graphql(BACKFILL_DAEMON)["instance"]["daemonHealth"]["daemonStatus"]
+    return bool(status["healthy"])
+
+
+@contextmanager
+def dagster_daemon(server: Webserver, startup_timeout: float = 90.0) -> Iterator[Daemon]:
+    """`dagster-daemon run -w workspace.yaml` on the webserver's instance, with its environment,
+    its log beside the webserver's; the sensors and schedules stopped while it runs (see the
+    module's docstring). Ready once its backfill daemon reports healthy to the webserver."""
+    stopped = stop_automation(server)
+    log = server.log.with_name("daemon.log")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(DAEMON), "run", "-w", str(WORKSPACE)],
+            cwd=REPO,
+            env=server.env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: its code server and runs end with it
+        )
+    try:
+        wait_for(
+            "the backfill daemon to report healthy",
+            lambda: _backfill_daemon_healthy(server, process, log),
+            startup_timeout,
+            interval=0.5,
+        )
+        yield Daemon(process, log)
+        stop_process_group(process)
+        reset_automation(server, stopped)
     finally:
         stop_process_group(process)
 
