@@ -1,6 +1,10 @@
 """One `dagster asset materialize` of the project in a measured child process, with its own
 DAGSTER_HOME, optionally with a patched staging chunk or under py-spy; the run's event log gives
-the time per step, the rows loaded, the error and the step at peak memory."""
+the time per step, the rows loaded, the error and the step at peak memory.
+
+`staging_events` is partitioned by day: a selection that takes it in runs for a range of days
+(`--partition-range FIRST...LAST`, one run: every asset has the single-run backfill policy), by
+default every day of the lake's event log, as `python -m sparkify_assets` computes it."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 
 from benchmarks.child import clean_env, spawn
 from benchmarks.config import BIN, MODULE, OUT, ROOT
+from benchmarks.project_graph import selects_partitioned
 from benchmarks.pyspy import record_command
 from benchmarks.results import RunResult
 
@@ -88,6 +93,28 @@ def read_run(home: Path, result: RunResult, start_epoch: float, peak_epoch: floa
         result.error = "; ".join(failures)
 
 
+def lake_days(lake: Path | str) -> tuple[str, str]:
+    """The first and the last day of the lake's event log (a folder lake, or an S3 one that the
+    environment reaches); today's day, empty, for a lake without one (as `python -m
+    sparkify_assets` does: its songs still load)."""
+    from sparkify_assets import event_days
+    from sparkify_assets.resources.lake import Lake
+
+    return event_days.days_in_lake(Lake(url=str(lake))) or (event_days.bounds()[1],) * 2
+
+
+def partition_args(
+    select: str, lake: Path | str, days: tuple[str, str] | None, by_day: bool | None = None
+) -> list[str]:
+    """`--partition-range FIRST...LAST` when the run is by day (`by_day`; None: when `select`
+    takes in a partitioned asset of the project): `days`, or every day of the lake's event log.
+    Nothing otherwise: the CLI wants a range exactly when a selected asset is partitioned."""
+    if not (selects_partitioned(select) if by_day is None else by_day):
+        return []
+    first, last = days or lake_days(lake)
+    return ["--partition-range", f"{first}...{last}"]
+
+
 def materialize(
     label: str,
     engine_env: dict[str, str],
@@ -99,8 +126,12 @@ def materialize(
     chunk_bytes: int | None = None,
     profile_to: Path | None = None,
     select: str = "*",
+    days: tuple[str, str] | None = None,
+    by_day: bool | None = None,
 ) -> RunResult:
-    """One `dagster asset materialize --select '*'` in a child process, measured."""
+    """One `dagster asset materialize --select '*'` in a child process, measured; for the days
+    `days` (first, last), by default every day of the lake's event log. `by_day=False` for a
+    module whose selected assets have no partitions (see partition_args)."""
     home = work / f"home-{uuid.uuid4().hex[:8]}"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -113,6 +144,7 @@ def materialize(
         }
     )
     args = ["asset", "materialize", "-m", module, "--select", select]
+    args += partition_args(select, lake, days, by_day)
     if chunk_bytes is not None:
         env["SPARKIFY_BENCH_CHUNK_BYTES"] = str(chunk_bytes)
         cmd = [sys.executable, "-c", PATCHED_CLI, *args]
