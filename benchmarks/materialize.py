@@ -8,6 +8,8 @@ default every day of the lake's event log, as `python -m sparkify_assets` comput
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sys
 import uuid
@@ -30,6 +32,26 @@ import runpy
 sys.argv = ["dagster", *sys.argv[1:]]
 runpy.run_module("dagster", run_name="__main__", alter_sys=True)
 """
+
+
+TELEMETRY_OFF = "telemetry:\n  enabled: false\n"  # a DAGSTER_HOME's dagster.yaml by default
+
+
+@contextlib.contextmanager
+def instance_settings(env: dict[str, str]):
+    """This process's environment with the instance's settings of `env` (DAGSTER_PG_*: what a
+    dagster.yaml may read with `{env: ...}`), to read the run's event log from its instance."""
+    settings = {k: v for k, v in env.items() if k.startswith("DAGSTER_PG_")}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _deepest_message(error) -> str:
@@ -87,8 +109,10 @@ def read_run(home: Path, result: RunResult, start_epoch: float, peak_epoch: floa
             if name.startswith("staging_"):
                 if "rows_added" in meta:
                     result.loaded[name] = int(meta["rows_added"]) + int(meta.get("rows_changed", 0))
+    result.events = len(records)
     if run_start is not None and run_end is not None:
         result.run_seconds = run_end - run_start
+        result.run_start, result.run_end = run_start - start_epoch, run_end - start_epoch
     if failures and not result.error:
         result.error = "; ".join(failures)
 
@@ -128,13 +152,16 @@ def materialize(
     select: str = "*",
     days: tuple[str, str] | None = None,
     by_day: bool | None = None,
+    dagster_yaml: str = TELEMETRY_OFF,
 ) -> RunResult:
     """One `dagster asset materialize --select '*'` in a child process, measured; for the days
     `days` (first, last), by default every day of the lake's event log. `by_day=False` for a
-    module whose selected assets have no partitions (see partition_args)."""
+    module whose selected assets have no partitions (see partition_args). `dagster_yaml`: the
+    instance (default: Dagster's defaults, SQLite storage in DAGSTER_HOME, telemetry off); the
+    settings it reads from the environment come in `extra_env`."""
     home = work / f"home-{uuid.uuid4().hex[:8]}"
     home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(dagster_yaml)
     env = clean_env(
         {
             **engine_env,
@@ -159,7 +186,8 @@ def materialize(
         label, code == 0, child.wall, child.cpu, child.peak, diagnostic=chunk_bytes is not None
     )
     try:
-        read_run(home, result, child.start_epoch, child.peak_epoch)
+        with instance_settings(env):
+            read_run(home, result, child.start_epoch, child.peak_epoch)
     except Exception as exc:  # the figures above still stand
         result.error = result.error or f"could not read the run's event log: {exc}"
     if code != 0 and not result.error:
