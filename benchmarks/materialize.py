@@ -1,9 +1,15 @@
 """One `dagster asset materialize` of the project in a measured child process, with its own
 DAGSTER_HOME, optionally with a patched staging chunk or under py-spy; the run's event log gives
-the time per step, the rows loaded, the error and the step at peak memory."""
+the time per step, the rows loaded, the error and the step at peak memory.
+
+`staging_events` is partitioned by day: a selection that takes it in runs for a range of days
+(`--partition-range FIRST...LAST`, one run: every asset has the single-run backfill policy), by
+default every day of the lake's event log, as `python -m sparkify_assets` computes it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sys
 import uuid
@@ -11,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.child import clean_env, spawn
 from benchmarks.config import BIN, MODULE, OUT, ROOT
+from benchmarks.project_graph import selects_partitioned
 from benchmarks.pyspy import record_command
 from benchmarks.results import RunResult
 
@@ -25,6 +32,26 @@ import runpy
 sys.argv = ["dagster", *sys.argv[1:]]
 runpy.run_module("dagster", run_name="__main__", alter_sys=True)
 """
+
+
+TELEMETRY_OFF = "telemetry:\n  enabled: false\n"  # a DAGSTER_HOME's dagster.yaml by default
+
+
+@contextlib.contextmanager
+def instance_settings(env: dict[str, str]):
+    """This process's environment with the instance's settings of `env` (DAGSTER_PG_*: what a
+    dagster.yaml may read with `{env: ...}`), to read the run's event log from its instance."""
+    settings = {k: v for k, v in env.items() if k.startswith("DAGSTER_PG_")}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _deepest_message(error) -> str:
@@ -82,10 +109,34 @@ def read_run(home: Path, result: RunResult, start_epoch: float, peak_epoch: floa
             if name.startswith("staging_"):
                 if "rows_added" in meta:
                     result.loaded[name] = int(meta["rows_added"]) + int(meta.get("rows_changed", 0))
+    result.events = len(records)
     if run_start is not None and run_end is not None:
         result.run_seconds = run_end - run_start
+        result.run_start, result.run_end = run_start - start_epoch, run_end - start_epoch
     if failures and not result.error:
         result.error = "; ".join(failures)
+
+
+def lake_days(lake: Path | str) -> tuple[str, str]:
+    """The first and the last day of the lake's event log (a folder lake, or an S3 one that the
+    environment reaches); today's day, empty, for a lake without one (as `python -m
+    sparkify_assets` does: its songs still load)."""
+    from sparkify_assets import event_days
+    from sparkify_assets.resources.lake import Lake
+
+    return event_days.days_in_lake(Lake(url=str(lake))) or (event_days.bounds()[1],) * 2
+
+
+def partition_args(
+    select: str, lake: Path | str, days: tuple[str, str] | None, by_day: bool | None = None
+) -> list[str]:
+    """`--partition-range FIRST...LAST` when the run is by day (`by_day`; None: when `select`
+    takes in a partitioned asset of the project): `days`, or every day of the lake's event log.
+    Nothing otherwise: the CLI wants a range exactly when a selected asset is partitioned."""
+    if not (selects_partitioned(select) if by_day is None else by_day):
+        return []
+    first, last = days or lake_days(lake)
+    return ["--partition-range", f"{first}...{last}"]
 
 
 def materialize(
@@ -99,11 +150,18 @@ def materialize(
     chunk_bytes: int | None = None,
     profile_to: Path | None = None,
     select: str = "*",
+    days: tuple[str, str] | None = None,
+    by_day: bool | None = None,
+    dagster_yaml: str = TELEMETRY_OFF,
 ) -> RunResult:
-    """One `dagster asset materialize --select '*'` in a child process, measured."""
+    """One `dagster asset materialize --select '*'` in a child process, measured; for the days
+    `days` (first, last), by default every day of the lake's event log. `by_day=False` for a
+    module whose selected assets have no partitions (see partition_args). `dagster_yaml`: the
+    instance (default: Dagster's defaults, SQLite storage in DAGSTER_HOME, telemetry off); the
+    settings it reads from the environment come in `extra_env`."""
     home = work / f"home-{uuid.uuid4().hex[:8]}"
     home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(dagster_yaml)
     env = clean_env(
         {
             **engine_env,
@@ -113,6 +171,7 @@ def materialize(
         }
     )
     args = ["asset", "materialize", "-m", module, "--select", select]
+    args += partition_args(select, lake, days, by_day)
     if chunk_bytes is not None:
         env["SPARKIFY_BENCH_CHUNK_BYTES"] = str(chunk_bytes)
         cmd = [sys.executable, "-c", PATCHED_CLI, *args]
@@ -127,7 +186,8 @@ def materialize(
         label, code == 0, child.wall, child.cpu, child.peak, diagnostic=chunk_bytes is not None
     )
     try:
-        read_run(home, result, child.start_epoch, child.peak_epoch)
+        with instance_settings(env):
+            read_run(home, result, child.start_epoch, child.peak_epoch)
     except Exception as exc:  # the figures above still stand
         result.error = result.error or f"could not read the run's event log: {exc}"
     if code != 0 and not result.error:

@@ -20,6 +20,9 @@ class RunResult:
     peak_bytes: int  # max(ru_maxrss, the polled RSS of the whole process tree)
     startup: float = 0.0  # process start to the run's first event (imports, loading the code)
     run_seconds: float = 0.0  # RUN_START to RUN_SUCCESS/FAILURE
+    run_start: float = 0.0  # process start to RUN_START (start-up, then the run's creation)
+    run_end: float = 0.0  # process start to RUN_SUCCESS/FAILURE
+    events: int = 0  # records in the run's event log
     steps: dict[str, float] = field(default_factory=dict)  # step key -> seconds
     step_order: list[str] = field(default_factory=list)
     loaded: dict[str, int] = field(default_factory=dict)  # staging table -> rows loaded

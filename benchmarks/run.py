@@ -42,7 +42,7 @@ from pathlib import Path
 if (_repo := str(Path(__file__).resolve().parents[1])) not in sys.path:
     sys.path.insert(0, _repo)
 
-from benchmarks import lake_latency, redshift_backfill
+from benchmarks import lake_latency, partitions, redshift_backfill
 from benchmarks.bench import Bench
 from benchmarks.config import DOC, QUICK_DOC, ROOT
 from benchmarks.incremental import measure_incremental, release_incremental
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(plan, results, targets, bench.provenance, command, elapsed)
     doc = args.doc or (QUICK_DOC if args.quick else DOC)
     doc.parent.mkdir(parents=True, exist_ok=True)
-    for own_run in (lake_latency, redshift_backfill):  # sections measured by runs of their own
+    for own_run in (lake_latency, redshift_backfill, partitions):  # measured by runs of their own
         if kept := own_run.SECTION.kept(doc):
             text = f"{text.rstrip()}\n\n{kept}\n"
     doc.write_text(text, encoding="utf-8")

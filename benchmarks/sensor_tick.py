@@ -63,7 +63,7 @@ def record_loaded(warehouse: Warehouse, lake: Lake, keys: set[str] | None = None
     with warehouse.session() as session:
         for name in ("load_manifest", "staging_events", "staging_songs", "staging_rejects"):
             session.create_table(name)
-        session.fill_load_objects(objects)
+        session.fill_load_objects(objects, {o.key: 1 for o in objects})  # a song an object
         batch = {"table_name": "staging_songs", "load_batch": 1, "loaded_at": "2018-11-30"}
         session.run("load_manifest", "record_objects", batch, table=batch["table_name"])
 

@@ -2,9 +2,11 @@
 
 Same asset names, groups and dependencies, the same external lake assets, the same asset checks
 (one multi-asset check per table, and each star table's audit checks reported by its own step,
-with the same names, blocking flags and subsetting), and the same executor
-(`in_process_executor`), run through the same `dagster asset materialize` CLI. Only the bodies
-differ: they return at once, touching no warehouse and no lake.
+with the same names, blocking flags and subsetting), the same daily partitions (`staging_events`
+and `log_data`) and backfill policies (single-run on every asset, so that the same
+`--partition-range` makes one run of both graphs), and the same executor (`in_process_executor`),
+run through the same `dagster asset materialize` CLI. Only the bodies differ: they return at once,
+touching no warehouse and no lake.
 
 The shape is not copied by hand: `benchmarks/run.py` reads it from
 `sparkify_assets.definitions` and passes it as a JSON file in `SPARKIFY_BENCH_SHAPE`, so the two
@@ -19,6 +21,8 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
     Definitions,
     MaterializeResult,
     asset,
@@ -38,6 +42,18 @@ def _load_shape() -> dict:
         return json.load(handle)
 
 
+def _partitions(described: dict | None) -> DailyPartitionsDefinition | None:
+    return DailyPartitionsDefinition(**described) if described else None
+
+
+def _backfill_policy(described: dict | None) -> BackfillPolicy | None:
+    if described is None:
+        return None
+    if described["type"] == "SINGLE_RUN":
+        return BackfillPolicy.single_run()
+    return BackfillPolicy.multi_run(described["max_partitions_per_run"] or 1)
+
+
 def _trivial_asset(spec: dict):
     own_checks = [
         AssetCheckSpec(c["name"], asset=spec["name"], blocking=c["blocking"])
@@ -50,6 +66,8 @@ def _trivial_asset(spec: dict):
         group_name=spec["group"],
         kinds=set(spec["kinds"]) or None,
         check_specs=own_checks or None,
+        partitions_def=_partitions(spec["partitions"]),
+        backfill_policy=_backfill_policy(spec["backfill_policy"]),
     )
     def _body(context: AssetExecutionContext) -> MaterializeResult:
         passed = [AssetCheckResult(check_name=c.name, passed=True) for c in own_checks]
@@ -74,7 +92,10 @@ def _trivial_check(spec: dict):
 SHAPE = _load_shape()
 defs = Definitions(
     assets=[
-        *(AssetSpec(e["name"], group_name=e["group"]) for e in SHAPE["external"]),
+        *(
+            AssetSpec(e["name"], group_name=e["group"], partitions_def=_partitions(e["partitions"]))
+            for e in SHAPE["external"]
+        ),
         *(_trivial_asset(a) for a in SHAPE["assets"]),
     ],
     asset_checks=[_trivial_check(c) for c in SHAPE["checks"]],
