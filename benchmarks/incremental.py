@@ -62,6 +62,7 @@ def measure_incremental(bench: Bench, engine, year_spec: LakeSpec, year_base: st
             engine.drop(handle)
     entry["bases"] = (songs_base, year_base)
     entry["lakes"] = (empty_plus_day, year_plus_day)
+    entry["days"] = new_day  # the timed runs' range: a profile of them runs for it too
 
 
 def release_incremental(bench: Bench) -> None:

@@ -20,15 +20,23 @@ def profile(
     lake: Path,
     base: str | None = None,
     chunk_bytes: int | None = None,
+    days: tuple[str, str] | None = None,
 ) -> Profile | None:
-    """An extra, untimed run of a load under py-spy, summarized."""
+    """An extra, untimed run of a load under py-spy, summarized; for the days `days`, by
+    default every day of the lake's event log (as the load it profiles)."""
     if not bench.can_profile():
         return None
     handle = engine.clone(base) if base else engine.fresh()
     path = profile_path(title)
     bench.log(f"profiling (py-spy): {title}")
     run = materialize(
-        title, engine.env(handle), lake, bench.work, chunk_bytes=chunk_bytes, profile_to=path
+        title,
+        engine.env(handle),
+        lake,
+        bench.work,
+        chunk_bytes=chunk_bytes,
+        profile_to=path,
+        days=days,
     )
     engine.drop(handle)
     if not path.exists():
@@ -75,6 +83,7 @@ def profile_misses(bench: Bench, targets: dict[int, Target]) -> None:
             bench.duck,
             entry["lakes"][1],
             base=entry["bases"][1],
+            days=entry["days"],
         )
         profile(
             bench,
@@ -82,4 +91,5 @@ def profile_misses(bench: Bench, targets: dict[int, Target]) -> None:
             bench.duck,
             entry["lakes"][0],
             base=entry["bases"][0],
+            days=entry["days"],
         )

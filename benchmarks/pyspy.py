@@ -63,7 +63,9 @@ def summarize_profile(title: str, path: Path) -> Profile:
         frames = stack.split(";")
         mine = [f for f in frames if "sparkify_assets/" in f and "(<" not in f]
         steps = [f for f in mine if "/assets/" in f or "checks.py" in f]
-        if any("_bootstrap" in f for f in frames):
+        if frames[0].startswith("Thread._bootstrap"):  # another thread than the main one
+            phase = "other threads (staging's helper threads, progress lines, idle waits)"
+        elif any("(<frozen importlib._bootstrap" in f for f in frames):
             phase = "imports (loading the code)"
         elif steps:
             phase = "step: " + steps[0].split(" (")[0].replace(
