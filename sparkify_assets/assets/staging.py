@@ -62,9 +62,10 @@ def stage(
     except LakeError as exc:
         raise Failure(str(exc), allow_retries=False) from None  # retrying cannot fix settings
     listing = lake.listing(prefix)
-    objects, not_data, days = listing.objects, list(listing.not_data), None
+    objects, not_data, of_day = listing.objects, list(listing.not_data), None
     if context.assets_def.partitions_def is not None:
-        days, objects, outside = objects_of_days(context, table, objects)
+        of_day, outside = objects_of_days(context, table, objects)
+        objects = [o for day_objects in of_day.values() for o in day_objects]
         not_data += outside
     if not_data:
         context.log.warning(
@@ -76,7 +77,8 @@ def stage(
         load_protocol.record_skipped(session, table, not_data)
         with progress.reporting():
             # A run of every day loads the whole table: its full refresh empties it first.
-            every_day = days is None or set(days) == set(event_days.EVENT_DAYS.get_partition_keys())
+            days = None if of_day is None else list(of_day)
+            every_day = days is None or (days[0], days[-1]) == event_days.bounds()
             load = load_protocol.stage(
                 session,
                 table,
@@ -131,16 +133,17 @@ def stage(
             metadata["rejects_sample"] = MarkdownMetadataValue(markdown_table(header, sample))
             header, by_reason = load_protocol.rejects_by_reason(session, table, load.load_batch)
             metadata["rejects_by_reason"] = MarkdownMetadataValue(markdown_table(header, by_reason))
-        if days is not None:
-            report_days(context, session, table, days, objects)
+        if of_day is not None:
+            report_days(context, session, table, of_day)
     return MaterializeResult(metadata=metadata)
 
 
 def objects_of_days(
     context: AssetExecutionContext, table: str, objects
-) -> tuple[list[str], list, list]:
-    """The run's days, the listed objects of those days, and the objects whose day has no
-    partition (reported as not loaded, never dropped in silence)."""
+) -> tuple[dict[str, list], list]:
+    """The run's days, in order, each with its listed objects (none for a day the lake lacks),
+    and the objects whose day has no partition (reported as not loaded, never dropped in
+    silence)."""
     if not (context.has_partition_key or context.has_partition_key_range):
         raise Failure(
             f"{table} is loaded by day: run it for a day or a range of days (the UI's "
@@ -148,18 +151,17 @@ def objects_of_days(
             "FIRST...LAST`)",
             allow_retries=False,
         )
-    days = context.partition_keys
-    of_day, outside = event_days.by_day(objects)
-    return days, [o for day in days for o in of_day.get(day, [])], outside
+    by_day, outside = event_days.by_day(objects)
+    return {day: by_day.get(day, []) for day in context.partition_keys}, outside
 
 
-def report_days(context: AssetExecutionContext, session, table: str, days, objects) -> None:
+def report_days(context: AssetExecutionContext, session, table: str, of_day) -> None:
     """Each day's partition: its objects in the lake, and the rows, rejects and duplicate
     events they gave the table (from the load manifest), so the UI shows every day's state."""
+    objects = [o for day_objects in of_day.values() for o in day_objects]
     counts = load_protocol.counts_of_objects(session, table, objects)
-    of_day, _ = event_days.by_day(objects)
-    for day in days:
-        keys = [o.key for o in of_day.get(day, [])]
+    for day, day_objects in of_day.items():
+        keys = [o.key for o in day_objects]
         loaded = [counts[k] for k in keys if k in counts]
         if not keys:
             context.log.warning(f"{table}: the lake holds no object for {day}")
